@@ -1,0 +1,393 @@
+"""Shared machinery of every mnpad detector.
+
+:class:`BaseDetector` is a scikit-learn ``BaseEstimator`` with PyOD's detector conventions
+(higher score = more anomalous, ``decision_scores_``, ``threshold_``, ``predict``,
+``predict_proba``). It owns input validation, seeding, thresholds and persistence hooks.
+:class:`TorchDetector` adds what the neural detectors share: device choice, the epoch loop with
+progress bar, history and early stopping, batched scoring, and saving the network's tensors.
+
+A detector file only defines its network, its loss and its sampling (``_fit`` and ``_score``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_random_state_int, check_X, check_y
+
+__all__ = ["BaseDetector", "TorchDetector", "resolve_device"]
+
+
+class BaseDetector(BaseEstimator):
+    """Base class of all mnpad detectors.
+
+    Subclasses declare their hyper-parameters explicitly in ``__init__`` (scikit-learn style,
+    no ``*args``/``**kwargs``) and implement
+
+    - ``_fit(self, X, y, rng, validation_data)``: train on validated float32 ``X`` and int8 ``y``
+      (1 = labeled anomaly, 0 = unlabeled), using only the local generator ``rng``;
+    - ``_score(self, X)``: return float64 anomaly scores (higher = more anomalous) for validated X.
+
+    Class attributes
+    ----------------
+    weakly_supervised : bool
+        If True, ``fit`` requires at least one labeled anomaly in ``y``; otherwise ``y`` is
+        optional and ignored.
+    min_unlabeled : int
+        Fewest unlabeled rows ``fit`` accepts.
+    """
+
+    weakly_supervised = True
+    min_unlabeled = 2
+    #: names of fitted attributes (numpy arrays) saved by persistence, besides the common ones
+    _fitted_arrays: tuple = ()
+    #: names of fitted attributes (JSON-able) saved by persistence, besides the common ones
+    _fitted_json: tuple = ()
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, validation_data=None):
+        """Fit the detector.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training rows (numeric features).
+        y : array-like of shape (n_samples,), optional
+            1 marks a labeled anomaly, 0 an unlabeled row (which may itself be an anomaly).
+            Required by weakly supervised detectors; ignored by unsupervised ones.
+        validation_data : tuple (X_val, y_val), optional
+            A labeled validation split (y_val: 1 = anomaly, 0 = normal). Detectors that support
+            it use it for early stopping on validation average precision; others ignore it.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params_common()
+        X, columns = check_X(X)
+        if self.weakly_supervised:
+            y = check_y(y, X.shape[0], require_anomaly=True)
+        else:
+            y = (
+                np.zeros(X.shape[0], np.int8)
+                if y is None
+                else check_y(y, X.shape[0], require_anomaly=False)
+            )
+        n_unl = int((y == 0).sum())
+        if n_unl < self.min_unlabeled:
+            raise ValueError(
+                f"X has {n_unl} unlabeled row(s); {type(self).__name__} needs at least "
+                f"{self.min_unlabeled}."
+            )
+        if validation_data is not None:
+            validation_data = self._check_validation_data(validation_data, X.shape[1])
+        rng = check_random_state_int(self.random_state)
+        self.n_features_in_ = X.shape[1]
+        if columns is not None:
+            self.feature_names_in_ = np.asarray(columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        t0 = time.perf_counter()
+        with _torch_seeded(int(rng.integers(2**62))):
+            self._fit(X, y, rng, validation_data)
+        self.fit_time_ = time.perf_counter() - t0
+        self._fitted = True
+        self.decision_scores_ = self._score_checked(X)
+        self.threshold_ = self._compute_threshold(self.decision_scores_, y)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int8)
+        return self
+
+    def _validate_params_common(self):
+        c = getattr(self, "contamination", "auto")
+        if not (c == "auto" or (isinstance(c, (int, float)) and 0 < c < 0.5)):
+            raise ValueError(f"contamination must be 'auto' or a float in (0, 0.5); got {c!r}.")
+
+    def _check_validation_data(self, validation_data, n_features):
+        try:
+            Xv, yv = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data must be a tuple (X_val, y_val).") from None
+        Xv, _ = check_X(Xv, name="X_val", n_features=n_features)
+        yv = check_y(yv, Xv.shape[0], name="y_val", require_anomaly=True)
+        if yv.all():
+            raise ValueError("y_val has no normal row (0); early stopping needs both classes.")
+        return Xv, yv
+
+    def _compute_threshold(self, scores, y):
+        """Decision threshold on training scores.
+
+        ``contamination`` float: the (1 - contamination) quantile of the training scores.
+        ``'auto'``: with labeled anomalies, the score that the lowest 10 % of the labeled
+        anomalies fall under (so ~90 % of known anomalies are flagged), but never below the
+        median training score; without labels, PyOD's default contamination of 0.1.
+        """
+        c = self.contamination
+        if c == "auto":
+            if y is not None and y.any():
+                t = float(np.quantile(scores[y == 1], 0.1))
+                return max(t, float(np.quantile(scores, 0.5)))
+            c = 0.1
+        return float(np.quantile(scores, 1.0 - c))
+
+    # ------------------------------------------------------------------ scoring
+    def _check_fitted(self):
+        check_is_fitted(self, ["threshold_", "n_features_in_"])
+
+    def _score_checked(self, X):
+        scores = np.asarray(self._score(X), dtype=np.float64).reshape(-1)
+        if not np.isfinite(scores).all():
+            raise FloatingPointError(
+                f"{type(self).__name__} produced non-finite scores; the training probably "
+                "diverged. Try a lower learning rate or scale the features to [0, 1]."
+            )
+        return scores
+
+    def decision_function(self, X):
+        """Anomaly scores of ``X``; higher means more anomalous.
+
+        A row's score does not depend on the other rows scored with it.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+        """
+        self._check_fitted()
+        X, _ = check_X(X, n_features=self.n_features_in_)
+        return self._score_checked(X)
+
+    def score_samples(self, X):
+        """Opposite of :meth:`decision_function` (scikit-learn convention: lower = abnormal)."""
+        return -self.decision_function(X)
+
+    def predict(self, X):
+        """0/1 labels: 1 where ``decision_function(X) > threshold_``."""
+        return (self.decision_function(X) > self.threshold_).astype(np.int8)
+
+    def predict_proba(self, X, method="linear"):
+        """Probability of being normal / anomalous, shape (n_samples, 2).
+
+        ``method='linear'`` (PyOD's default) min-max scales scores by the training scores;
+        ``method='unify'`` uses the Gaussian scaling of Kriegel et al. (2011).
+        """
+        s = self.decision_function(X)
+        train = self.decision_scores_
+        if method == "linear":
+            lo, hi = float(train.min()), float(train.max())
+            p = np.clip((s - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+        elif method == "unify":
+            from scipy.special import erf
+
+            mu, sd = float(train.mean()), float(train.std())
+            p = np.clip(erf((s - mu) / (max(sd, 1e-12) * math.sqrt(2.0))), 0.0, 1.0)
+        else:
+            raise ValueError(f"method must be 'linear' or 'unify'; got {method!r}.")
+        return np.column_stack([1.0 - p, p])
+
+    def fit_predict(self, X, y=None, **fit_params):
+        """Fit, then return the 0/1 labels of the training rows."""
+        return self.fit(X, y, **fit_params).labels_
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path, overwrite=False):
+        """Save the fitted detector as tensors + JSON (no pickle). See :func:`mnpad.load`."""
+        from .persistence import save_detector
+
+        save_detector(self, path, overwrite=overwrite)
+        return path
+
+    def _get_fitted_state(self):
+        """(json_dict, arrays_dict, blobs_dict) describing the fitted detector."""
+        state = {
+            "n_features_in_": int(self.n_features_in_),
+            "threshold_": float(self.threshold_),
+            "fit_time_": float(getattr(self, "fit_time_", 0.0)),
+            "history_": getattr(self, "history_", []),
+        }
+        if hasattr(self, "feature_names_in_"):
+            state["feature_names_in_"] = [str(c) for c in self.feature_names_in_]
+        for name in self._fitted_json:
+            state[name] = _jsonable(getattr(self, name))
+        arrays = {"decision_scores_": self.decision_scores_, "labels_": self.labels_}
+        for name in self._fitted_arrays:
+            arrays[name] = np.asarray(getattr(self, name))
+        return state, arrays, {}
+
+    def _set_fitted_state(self, state, arrays, blobs):
+        self.n_features_in_ = int(state["n_features_in_"])
+        self.threshold_ = float(state["threshold_"])
+        self.fit_time_ = float(state.get("fit_time_", 0.0))
+        self.history_ = state.get("history_", [])
+        if "feature_names_in_" in state:
+            self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+        for name in self._fitted_json:
+            setattr(self, name, state[name])
+        self.decision_scores_ = arrays["decision_scores_"]
+        self.labels_ = arrays["labels_"]
+        for name in self._fitted_arrays:
+            setattr(self, name, arrays[name])
+        self._fitted = True
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+@contextlib.contextmanager
+def _torch_seeded(seed):
+    """Seed torch inside a forked RNG state, so the global RNG is left as it was."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed % (2**63 - 1))
+        yield
+
+
+def resolve_device(device):
+    """'auto' -> 'cuda' when available else 'cpu'; validates explicit choices."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    dev = str(device)
+    if dev.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} requested but CUDA is not available; use 'auto'.")
+        return dev
+    if dev == "cpu" or dev == "mps":
+        return dev
+    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]'; got {device!r}.")
+
+
+class TorchDetector(BaseDetector):
+    """Base of the neural detectors.
+
+    Subclasses build their network in ``_build_network(**self.arch_)`` (``arch_`` is a JSON dict
+    set during ``_fit``, e.g. the input width) and store it in ``self.net_``. They train it with
+    :meth:`_run_epochs` and score with :meth:`_batched`.
+    """
+
+    #: scoring chunk size, fixed so that a row's score never depends on the caller's batching
+    _score_chunk = 4096
+
+    # -- device / network
+    def _device(self):
+        if not hasattr(self, "device_"):
+            self.device_ = resolve_device(getattr(self, "device", "auto"))
+        return self.device_
+
+    def _build_network(self, **arch):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _tensor(self, X):
+        import torch
+
+        return torch.as_tensor(X, dtype=torch.float32, device=self._device())
+
+    # -- training loop
+    def _run_epochs(self, n_epochs, epoch_fn, *, val_fn=None, patience=None, desc=None,
+                    modules=None):
+        """Run ``epoch_fn(epoch) -> dict`` for up to ``n_epochs`` epochs.
+
+        With ``val_fn`` (returns a score, higher is better) it early-stops after ``patience``
+        epochs without improvement and restores the best parameters of ``modules``
+        (default: ``self.net_``). Returns the per-epoch history (list of dicts).
+        """
+        from tqdm.auto import tqdm
+
+        modules = modules if modules is not None else [self.net_]
+        history = []
+        best, best_state, wait = -math.inf, None, 0
+        bar = tqdm(range(n_epochs), desc=desc or type(self).__name__,
+                   disable=not getattr(self, "verbose", False), leave=False)
+        for epoch in bar:
+            rec = {"epoch": epoch}
+            rec.update({k: float(v) for k, v in epoch_fn(epoch).items()})
+            if val_fn is not None:
+                v = float(val_fn())
+                rec["val_score"] = v
+                if v > best + 1e-12:
+                    best, wait = v, 0
+                    best_state = [copy.deepcopy(m.state_dict()) for m in modules]
+                else:
+                    wait += 1
+            history.append(rec)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "epoch"})
+            if val_fn is not None and patience is not None and wait >= patience:
+                break
+        if best_state is not None:
+            for m, s in zip(modules, best_state, strict=True):
+                m.load_state_dict(s)
+        return history
+
+    def _batched(self, fn, X, chunk=None):
+        """Apply ``fn(tensor) -> tensor`` over fixed-size chunks of X; returns a numpy array.
+
+        Every chunk has exactly ``_score_chunk`` rows (the last is zero-padded), so the same
+        kernels run whatever the number of rows: a row's score is bit-identical however the
+        caller batches its input.
+        """
+        import torch
+
+        chunk = chunk or self._score_chunk
+        n = X.shape[0]
+        outs = []
+        net = getattr(self, "net_", None)
+        was_training = net.training if net is not None else False
+        if net is not None:
+            net.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, n, chunk):
+                    block = X[start:start + chunk]
+                    m = block.shape[0]
+                    if m < chunk:
+                        pad = np.zeros((chunk - m,) + block.shape[1:], dtype=block.dtype)
+                        block = np.concatenate([block, pad])
+                    out = fn(self._tensor(block))
+                    outs.append(out[:m].float().cpu().numpy())
+        finally:
+            if net is not None and was_training:
+                net.train()
+        return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+
+    # -- persistence of network tensors
+    def _get_fitted_state(self):
+        state, arrays, blobs = super()._get_fitted_state()
+        state["arch_"] = self.arch_
+        for k, v in self.net_.state_dict().items():
+            arrays["net." + k] = v.detach().cpu().numpy()
+        return state, arrays, blobs
+
+    def _set_fitted_state(self, state, arrays, blobs):
+        import torch
+
+        super()._set_fitted_state(state, arrays, blobs)
+        self.arch_ = state["arch_"]
+        self.net_ = self._build_network(**self.arch_).to(self._device())
+        sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
+        try:
+            self.net_.load_state_dict(sd, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"model file does not match the {type(self).__name__} network: {exc}") from None
+        self.net_.eval()

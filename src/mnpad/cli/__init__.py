@@ -1,0 +1,1 @@
+"""mnpad's command line (``mnpad --help``)."""

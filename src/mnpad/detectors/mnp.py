@@ -1,0 +1,459 @@
+"""MNP: reconstruction-based Multi-Normal Prototypes learning (Dong et al., AAAI 2025).
+
+The detector of the paper in ``shared/paper``: an autoencoder (eq. 1-2) whose latent space holds
+``k`` learned normal prototypes (eq. 6), a per-row likelihood of being normal ``w_i`` (eq. 7)
+that down-weights contaminated unlabeled rows in the reconstruction loss (eq. 3-5), a DEC
+clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and a scorer on
+``cat(e, z, s)`` (eq. 11-12); the three losses are balanced by dynamic weight averaging (eq. 13).
+``docs/mnp.md`` maps every equation to this file and lists each choice and deviation.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from ..base import TorchDetector
+
+__all__ = ["MNP"]
+
+
+def _net_class():
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class MNPNet(nn.Module):
+        """Encoder psi, decoder psi', prototypes {u_j} and scorer phi."""
+
+        def __init__(self, n_features, hidden, latent, n_prototypes, scorer_hidden, use_decoder,
+                     alpha):
+            super().__init__()
+            act = lambda: nn.LeakyReLU(0.01)  # noqa: E731 - authors' activation, every layer
+            self.encoder = nn.Sequential(nn.Linear(n_features, hidden), act(),
+                                         nn.Linear(hidden, latent), act())
+            self.decoder = nn.Sequential(nn.Linear(latent, hidden), act(),
+                                         nn.Linear(hidden, n_features), act())
+            self.prototypes = nn.Parameter(torch.zeros(n_prototypes, latent))
+            self.use_decoder = bool(use_decoder)
+            n_in = latent + 1 + int(self.use_decoder)
+            self.scorer = nn.Sequential(nn.Linear(n_in, scorer_hidden), act(),
+                                        nn.Linear(scorer_hidden, 1))
+            self.alpha = float(alpha)
+
+        def similarity(self, zn):
+            """Eq. (6): Student-t kernel between normalised z and normalised prototypes."""
+            un = F.normalize(self.prototypes, dim=1)
+            # both unit-norm: ||z - u||^2 = 2 - 2 z.u  (one matmul instead of a (B, k, H) tensor)
+            d2 = (2.0 - 2.0 * zn @ un.T).clamp_min(0.0)
+            if self.alpha == 1.0:
+                return 1.0 / (1.0 + d2)
+            return (1.0 + d2 / self.alpha).pow(-(self.alpha + 1.0) / 2.0)
+
+        def recon_error(self, x, z):
+            """Per-row l(x, x_hat): mean SmoothL1 over features (the authors' choice of l)."""
+            return F.smooth_l1_loss(self.decoder(z), x, reduction="none").mean(1)
+
+        def forward(self, x):
+            z = self.encoder(x)
+            zn = F.normalize(z, dim=1)
+            s = self.similarity(zn)
+            smax = s.max(1).values
+            if self.use_decoder:
+                e = self.recon_error(x, z)
+                feats = torch.cat([e[:, None], zn, smax[:, None]], 1)
+            else:
+                e = None
+                feats = torch.cat([zn, smax[:, None]], 1)
+            return self.scorer(feats)[:, 0], e, s, zn
+
+    return MNPNet
+
+
+class MNP(TorchDetector):
+    """Reconstruction-based Multi-Normal Prototypes weakly supervised anomaly detector.
+
+    Parameters
+    ----------
+    n_prototypes : int or 'auto', default='auto'
+        Number ``k`` of normal prototypes. ``'auto'`` picks k in 2..``max_prototypes`` by the best
+        silhouette of KMeans on encoded unlabeled training rows (a subsample of at most
+        ``cluster_sample`` rows); labels are never used.
+    max_prototypes : int, default=10
+    latent_dim : int, default=8
+        H, the latent width (paper: 8).
+    epochs : int, default=50
+        Training epochs of ``steps_per_epoch`` steps. With ``validation_data`` this is the
+        maximum and training stops early after ``patience`` epochs without improvement of the
+        validation average precision; without it the full schedule runs.
+    steps_per_epoch : int, default=64
+    batch_size_unlabeled : int, default=128
+        b_u (paper: 128).
+    batch_size_anomaly : int, default=32
+        b_a (paper: 32); labeled anomalies are drawn with replacement.
+    lr : float, default=5e-3
+    weight_decay : float, default=5e-4
+    margin : float, default=0.02
+        m1 of the reconstruction hinge (eq. 4).
+    alpha : float, default=1.0
+        Degrees of freedom of the Student-t similarity (eq. 6).
+    beta : float, default=1.0
+        Scale of the normal-likelihood weight ``w_i = sigmoid(beta * max_j s_ij)`` (eq. 7).
+    pretrain_epochs : int, default=10
+        Autoencoder pretraining epochs (``steps_per_epoch`` steps of ``pretrain_batch_size``
+        unlabeled rows each, MSE, Adam at ``lr``).
+    pretrain_batch_size : int, default=256
+    dwa_temperature : float, default=2.0
+        T of dynamic weight averaging (eq. 13).
+    patience : int, default=15
+        Early-stopping patience in epochs (only with ``validation_data``).
+    use_recon_loss, use_np_loss, use_weights, use_decoder : bool, default=True
+        Ablation switches of Table 4: without L_recon, without L_np (= L_con + L_kl), without
+        w_i (all weights 1), without decoder (no reconstruction loss and the scorer sees no
+        reconstruction error). "Without MNP" is ``n_prototypes=1``.
+    contamination : 'auto' or float, default='auto'
+        Sets ``threshold_``; see :meth:`BaseDetector._compute_threshold`.
+    batch_size : int, default=4096
+        Rows per scoring chunk (memory only: scores never depend on it).
+    device : {'auto', 'cpu', 'cuda'}, default='auto'
+    random_state : int, numpy Generator or None
+    verbose : bool, default=False
+        Show a tqdm progress bar over epochs.
+
+    Attributes
+    ----------
+    n_prototypes_ : int
+        k used. ``silhouette_`` holds the silhouette per candidate k when chosen automatically.
+    decision_scores_, threshold_, labels_, history_, n_features_in_
+        As in PyOD; ``history_`` is a list of per-epoch dicts of losses, DWA weights and, with
+        ``validation_data``, ``val_score``.
+
+    Notes
+    -----
+    ``decision_function`` returns the scorer's logit, i.e. the paper's sigmoid score before the
+    sigmoid: same ranking, but no ties from float32 saturation at 1.0.
+    """
+
+    weakly_supervised = True
+    min_unlabeled = 16
+    _fitted_json = ("n_prototypes_", "silhouette_")
+
+    def __init__(self, n_prototypes="auto", max_prototypes=10, latent_dim=8, epochs=50,
+                 steps_per_epoch=64, batch_size_unlabeled=128, batch_size_anomaly=32, lr=5e-3,
+                 weight_decay=5e-4, margin=0.02, alpha=1.0, beta=1.0, pretrain_epochs=10,
+                 pretrain_batch_size=256, dwa_temperature=2.0, patience=15, use_recon_loss=True,
+                 use_np_loss=True, use_weights=True, use_decoder=True, contamination="auto",
+                 batch_size=4096, device="auto", random_state=None, verbose=False):
+        self.n_prototypes = n_prototypes
+        self.max_prototypes = max_prototypes
+        self.latent_dim = latent_dim
+        self.epochs = epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size_unlabeled = batch_size_unlabeled
+        self.batch_size_anomaly = batch_size_anomaly
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.margin = margin
+        self.alpha = alpha
+        self.beta = beta
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_batch_size = pretrain_batch_size
+        self.dwa_temperature = dwa_temperature
+        self.patience = patience
+        self.use_recon_loss = use_recon_loss
+        self.use_np_loss = use_np_loss
+        self.use_weights = use_weights
+        self.use_decoder = use_decoder
+        self.contamination = contamination
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self):
+        k = self.n_prototypes
+        if not (k == "auto" or (isinstance(k, (int, np.integer)) and k >= 1)):
+            raise ValueError(f"n_prototypes must be 'auto' or an int >= 1; got {k!r}.")
+        for name in ("max_prototypes", "latent_dim", "steps_per_epoch", "batch_size_unlabeled",
+                     "batch_size_anomaly", "pretrain_batch_size", "batch_size"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and v >= 1):
+                raise ValueError(f"{name} must be an int >= 1; got {v!r}.")
+        if self.max_prototypes < 2 and k == "auto":
+            raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'.")
+        for name in ("epochs", "pretrain_epochs", "patience"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and v >= 0):
+                raise ValueError(f"{name} must be an int >= 0; got {v!r}.")
+        for name in ("lr", "alpha", "dwa_temperature"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0):
+                raise ValueError(f"{name} must be a positive number; got {v!r}.")
+        for name in ("weight_decay", "margin", "beta"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v >= 0):
+                raise ValueError(f"{name} must be a number >= 0; got {v!r}.")
+
+    def _build_network(self, n_features, hidden, latent, n_prototypes):
+        return _net_class()(n_features, hidden, latent, n_prototypes, 16, self.use_decoder,
+                            self.alpha)
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, X, y, rng, validation_data):
+        import torch
+
+        self._check_params()
+        dev = self._device()
+        D, H = X.shape[1], int(self.latent_dim)
+        hidden = max(D - (D - H) // 2, H)  # authors: D -> D - (D-H)//2 -> H
+        Xu_np = X[y == 0]
+        Xa_np = X[y == 1]
+        Xu, Xa = self._tensor(Xu_np), self._tensor(Xa_np)
+
+        # 1) autoencoder pretraining on unlabeled rows (k is unknown yet: build with 1 slot)
+        k_max = 1 if self.n_prototypes == "auto" else int(self.n_prototypes)
+        self.arch_ = {"n_features": D, "hidden": hidden, "latent": H, "n_prototypes": k_max}
+        self.net_ = self._build_network(**self.arch_).to(dev)
+        history = self._pretrain(Xu, rng)
+
+        # 2) prototypes: KMeans on normalised codes of unlabeled rows; k by silhouette if 'auto'
+        codes = self._batched(lambda t: torch.nn.functional.normalize(self.net_.encoder(t), dim=1),
+                              Xu_np)
+        k, centers, self.silhouette_ = self._init_prototypes(codes, rng)
+        self.n_prototypes_ = int(k)
+        if k != k_max:
+            state = {n: v for n, v in self.net_.state_dict().items() if n != "prototypes"}
+            self.arch_["n_prototypes"] = k
+            self.net_ = self._build_network(**self.arch_).to(dev)
+            self.net_.load_state_dict({**state, "prototypes": self.net_.prototypes.detach()})
+        with torch.no_grad():
+            self.net_.prototypes.copy_(torch.as_tensor(centers, dtype=torch.float32))
+
+        # 3) end-to-end training of all parameters on L_total (eq. 13)
+        history += self._train(Xu, Xa, rng, validation_data)
+        self.history_ = history
+        self.net_.eval()
+
+    def _pretrain(self, Xu, rng):
+        import torch
+
+        net = self.net_
+        params = list(net.encoder.parameters()) + list(net.decoder.parameters())
+        opt = torch.optim.Adam(params, lr=self.lr)
+        n, bs, steps = Xu.shape[0], int(self.pretrain_batch_size), int(self.steps_per_epoch)
+
+        def epoch(_):
+            idx = torch.as_tensor(rng.integers(0, n, size=(steps, min(bs, n))), device=Xu.device)
+            total = 0.0
+            for b in idx:
+                x = Xu[b]
+                loss = torch.nn.functional.mse_loss(net.decoder(net.encoder(x)), x)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach()
+            return {"pretrain_mse": float(total) / steps}
+
+        hist = self._run_epochs(int(self.pretrain_epochs), epoch, desc="MNP pretrain")
+        return [{**h, "phase": "pretrain"} for h in hist]
+
+    def _init_prototypes(self, codes, rng):
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
+        cap = 5000
+        sample = codes if len(codes) <= cap else codes[rng.choice(len(codes), cap, replace=False)]
+        seed = int(rng.integers(2**31 - 1))
+
+        def km(k):
+            return KMeans(n_clusters=k, n_init=3, random_state=seed).fit(sample)
+
+        if self.n_prototypes != "auto":
+            k = int(self.n_prototypes)
+            if k == 1:
+                return 1, sample.mean(0, keepdims=True), {}
+            return k, km(min(k, len(sample))).cluster_centers_, {}
+        sil, best = {}, None
+        sil_n = min(2000, len(sample))
+        for k in range(2, min(int(self.max_prototypes), len(sample) - 1) + 1):
+            model = km(k)
+            if len(np.unique(model.labels_)) < 2:
+                continue
+            sil[k] = float(silhouette_score(sample, model.labels_, sample_size=sil_n,
+                                            random_state=seed))
+            if best is None or sil[k] > sil[best[0]]:
+                best = (k, model.cluster_centers_)
+        if best is None:  # degenerate codes (e.g. all identical): one prototype
+            return 1, sample.mean(0, keepdims=True), sil
+        return best[0], best[1], {str(k): v for k, v in sil.items()}
+
+    def _train(self, Xu, Xa, rng, validation_data):
+        import torch
+        from torch.nn import functional as F
+
+        net = self.net_
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        n_u, n_a = Xu.shape[0], Xa.shape[0]
+        bu, ba, steps = int(self.batch_size_unlabeled), int(self.batch_size_anomaly), int(
+            self.steps_per_epoch)
+        bu = min(bu, n_u) if n_u >= bu else bu  # fewer rows than a batch: draw with replacement
+        names = ["recon", "np", "score"]
+        active = [self.use_recon_loss and self.use_decoder, self.use_np_loss, True]
+        lam = torch.ones(3, device=Xu.device)  # DWA weights w_1..w_3 (eq. 13)
+        prev = []  # per-epoch mean losses, for DWA
+        T = float(self.dwa_temperature)
+        m1, beta = float(self.margin), float(self.beta)
+        zero = torch.zeros((), device=Xu.device)
+
+        def step_losses(xu, xa):
+            x = torch.cat([xu, xa])
+            logit, e, s, zn = net(x)
+            su, sa = s[:bu], s[bu:]
+            smax_u, smax_a = su.max(1).values, sa.max(1).values
+            # eq. (7): likelihood of an unlabeled row being normal (a weight: no gradient)
+            w = torch.sigmoid(beta * smax_u).detach() if self.use_weights else torch.ones_like(smax_u)
+            # eq. (3)-(5)
+            if active[0]:
+                eu, ea = e[:bu], e[bu:]
+                l_u = (w * eu).mean()
+                l_recon = l_u + F.relu(m1 - (ea - l_u)).mean()
+            else:
+                l_recon = zero
+            # eq. (8)-(10)
+            if active[1]:
+                q = su / su.sum(1, keepdim=True)
+                p = q.pow(2) / q.sum(0)
+                p = (p / p.sum(1, keepdim=True)).detach()  # DEC target distribution
+                l_kl = (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum()
+                l_con = -F.logsigmoid((w * smax_u).mean() - smax_a.mean())
+                l_np = l_con + l_kl
+            else:
+                l_np = zero
+            # eq. (11)-(12); l = SmoothL1 on the sigmoid score
+            score = torch.sigmoid(logit)
+            l_score = (w * F.smooth_l1_loss(score[:bu], torch.zeros_like(score[:bu]),
+                                            reduction="none")).mean() + F.smooth_l1_loss(
+                score[bu:], torch.ones_like(score[bu:]))
+            return torch.stack([l_recon, l_np, l_score])
+
+        def epoch(ep):
+            nonlocal lam
+            if len(prev) >= 2:  # Liu et al. (2019): w_k = K softmax(r_k / T), r_k = L_k(t-1)/L_k(t-2)
+                r = prev[-1] / prev[-2].clamp_min(1e-12)
+                lam = 3.0 * torch.softmax(r / T, 0)
+            iu = torch.as_tensor(rng.integers(0, n_u, size=(steps, bu)), device=Xu.device)
+            ia = torch.as_tensor(rng.integers(0, n_a, size=(steps, ba)), device=Xu.device)
+            total = torch.zeros(3, device=Xu.device)
+            for t in range(steps):
+                losses = step_losses(Xu[iu[t]], Xa[ia[t]])
+                loss = (lam * losses).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += losses.detach()
+            mean = total / steps
+            prev.append(mean)
+            rec = {f"loss_{n}": float(v) for n, v in zip(names, mean, strict=True)}
+            rec["loss_total"] = float((lam * mean).sum())
+            rec.update({f"dwa_{n}": float(v) for n, v in zip(names, lam, strict=True)})
+            return rec
+
+        val_fn = None
+        if validation_data is not None:
+            from sklearn.metrics import average_precision_score
+
+            Xv, yv = validation_data
+
+            def val_fn():
+                return average_precision_score(yv, self._score(Xv))
+
+        return self._run_epochs(int(self.epochs), epoch, val_fn=val_fn, patience=int(self.patience),
+                                desc="MNP")
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, X):
+        return self._batched(lambda t: self.net_(t)[0], X, chunk=int(self.batch_size)).astype(
+            np.float64)
+
+    def _outputs(self, X):
+        """(logit, recon error, similarities, normalised latent) for validated X, as numpy."""
+        import torch
+
+        X = self._validated(X)
+        k, H = self.n_prototypes_, self.arch_["latent"]
+
+        def fn(t):
+            logit, e, s, zn = self.net_(t)
+            e = torch.zeros_like(logit) if e is None else e
+            return torch.cat([logit[:, None], e[:, None], s, zn], 1)
+
+        out = self._batched(fn, X, chunk=int(self.batch_size))
+        return out[:, 0], out[:, 1], out[:, 2:2 + k], out[:, 2 + k:2 + k + H]
+
+    def _validated(self, X):
+        from .._validation import check_X
+
+        self._check_fitted()
+        return check_X(X, n_features=self.n_features_in_)[0]
+
+    @property
+    def prototypes_(self):
+        """Normalised normal prototypes, shape (n_prototypes_, latent_dim)."""
+        import torch
+
+        self._check_fitted()
+        return torch.nn.functional.normalize(self.net_.prototypes.detach(), dim=1).cpu().numpy()
+
+    def transform(self, X):
+        """Normalised latent representation z / ||z|| of X, shape (n_samples, latent_dim)."""
+        return self._outputs(X)[3]
+
+    def similarity(self, X):
+        """Student-t similarity of each row to each prototype (eq. 6), shape (n_samples, k)."""
+        return self._outputs(X)[2]
+
+    def nearest_prototype(self, X):
+        """Index of the most similar prototype per row."""
+        return self.similarity(X).argmax(1)
+
+    def reconstruction_error(self, X, per_feature=False):
+        """Reconstruction error per row (mean SmoothL1), or per feature with ``per_feature``."""
+        import torch
+        from torch.nn import functional as F
+
+        X = self._validated(X)
+        if per_feature:
+            return self._batched(
+                lambda t: F.smooth_l1_loss(self.net_.decoder(self.net_.encoder(t)), t,
+                                           reduction="none"), X, chunk=int(self.batch_size))
+        return self._batched(lambda t: self.net_.recon_error(t, self.net_.encoder(t)), X,
+                             chunk=int(self.batch_size))
+
+    def explain(self, X, top_features=3, feature_names=None):
+        """Per-row explanation as a DataFrame.
+
+        Columns: ``score``, ``nearest_prototype``, ``similarity`` (to that prototype),
+        ``recon_error``, and ``top_features`` (the features with the largest reconstruction
+        error, ``name:error`` pairs, largest first).
+        """
+        import pandas as pd
+
+        Xv = self._validated(X)
+        logit, e, s, _ = self._outputs(Xv)
+        per = self.reconstruction_error(Xv, per_feature=True)
+        names = feature_names
+        if names is None:
+            names = (list(self.feature_names_in_) if hasattr(self, "feature_names_in_")
+                     else [f"x{i}" for i in range(self.n_features_in_)])
+        top = np.argsort(-per, axis=1, kind="stable")[:, :top_features]
+        tops = [", ".join(f"{names[j]}:{per[i, j]:.4g}" for j in row) for i, row in enumerate(top)]
+        return pd.DataFrame({
+            "score": logit.astype(np.float64),
+            "nearest_prototype": s.argmax(1),
+            "similarity": s.max(1),
+            "recon_error": e,
+            "top_features": tops,
+        })
+
+
