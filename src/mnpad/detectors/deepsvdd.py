@@ -1,0 +1,215 @@
+"""Deep SVDD: deep one-class classification (Ruff et al., ICML 2018).
+
+A bias-free MLP ``phi`` maps rows into a representation space; training pulls every training row
+towards a fixed centre ``c`` (the one-class objective ``mean ||phi(x) - c||^2`` plus Adam weight
+decay). The network is first pretrained as the encoder of an autoencoder, ``c`` is the mean
+initial representation with entries pushed to at least +-``eps``. Score: ``||phi(x) - c||^2``.
+
+This module also holds the machinery Deep SAD (:mod:`mnpad.detectors.deepsad`) shares: Deep SAD
+is Deep SVDD whose labeled anomalies get the inverse loss. ``docs/baselines.md`` lists every
+choice and deviation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import TorchDetector
+from ._weak import check_params
+
+__all__ = ["DeepSVDD", "svdd_network"]
+
+
+def svdd_network(n_features, hidden, rep_dim, decoder=False):
+    """Bias-free MLP of Deep SAD's tabular experiments: per hidden layer Linear (no bias) ->
+    BatchNorm (no affine, eps 1e-4) -> LeakyReLU(0.01); last layer Linear (no bias) to
+    ``rep_dim``. With ``decoder=True`` the mirrored network ``rep_dim -> ... -> n_features``."""
+    from torch import nn
+
+    dims = [n_features, *hidden, rep_dim]
+    if decoder:
+        dims = dims[::-1]
+    layers = []
+    for a, b in zip(dims[:-2], dims[1:-1], strict=True):
+        layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=1e-4, affine=False),
+                   nn.LeakyReLU(0.01)]
+    layers.append(nn.Linear(dims[-2], dims[-1], bias=False))
+    return nn.Sequential(*layers)
+
+
+def _epoch_batches(rng, n, batch_size):
+    """One epoch of a shuffled pass: ``max(1, n // batch_size)`` near-equal batches covering
+    every row once, so no batch has fewer than ``min(n, batch_size)`` rows (BatchNorm needs
+    at least 2)."""
+    k = max(1, n // batch_size)
+    return np.array_split(rng.permutation(n), k)
+
+
+class DeepSVDD(TorchDetector):
+    """Deep Support Vector Data Description (one-class), unsupervised.
+
+    ``fit`` accepts ``y`` for API compatibility and ignores it: every training row is treated
+    as normal, as in the original.
+
+    Parameters
+    ----------
+    hidden_dims : tuple of int, default=(100, 20)
+        Hidden layer widths of the bias-free MLP (ADBench's tabular Deep SAD network).
+    rep_dim : int, default=10
+        Width of the representation space.
+    epochs : int, default=50
+        Training epochs of the one-class objective (one pass over the rows each).
+    pretrain_epochs : int, default=100
+        Autoencoder pretraining epochs (0 disables pretraining).
+    train_batch_size : int, default=128
+    lr : float, default=1e-3
+        Adam learning rate (pretraining and training).
+    weight_decay : float, default=1e-6
+        Adam weight decay (the network-weight regulariser of the objective).
+    eps : float, default=0.1
+        Entries of the centre ``c`` closer to 0 than ``eps`` are set to ``+-eps``.
+    contamination : 'auto' or float, default='auto'
+        Sets ``threshold_``.
+    batch_size : int, default=4096
+        Rows per scoring chunk (memory only; a row's score never depends on the other rows).
+    device : {'auto', 'cpu', 'cuda'}, default='auto'
+    random_state : int, numpy Generator or None
+    verbose : bool, default=False
+        Show a tqdm progress bar over epochs.
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (rep_dim,)
+        The centre ``c``.
+    decision_scores_, threshold_, labels_, history_, n_features_in_
+        As in PyOD; ``history_`` holds the per-epoch mean losses of both phases.
+    """
+
+    weakly_supervised = False
+    _fitted_arrays = ("center_",)
+
+    def __init__(self, hidden_dims=(100, 20), rep_dim=10, epochs=50, pretrain_epochs=100,
+                 train_batch_size=128, lr=1e-3, weight_decay=1e-6, eps=0.1,
+                 contamination="auto", batch_size=4096, device="auto", random_state=None,
+                 verbose=False):
+        self.hidden_dims = hidden_dims
+        self.rep_dim = rep_dim
+        self.epochs = epochs
+        self.pretrain_epochs = pretrain_epochs
+        self.train_batch_size = train_batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.eps = eps
+        self.contamination = contamination
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self):
+        check_params(self, pos_int=("rep_dim", "train_batch_size", "batch_size"),
+                     nonneg_int=("epochs", "pretrain_epochs"), pos_num=("lr",),
+                     nonneg_num=("weight_decay", "eps"))
+        h = self.hidden_dims
+        if not (isinstance(h, (tuple, list)) and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                for v in h)):
+            raise ValueError(f"hidden_dims must be a tuple of ints >= 1; got {h!r}.")
+
+    def _build_network(self, n_features, hidden, rep_dim):
+        return svdd_network(n_features, hidden, rep_dim)
+
+    # ------------------------------------------------------------------ training
+    def _loss(self, dist, yb):
+        """Per-batch objective from squared distances ``(B,)``: one-class mean distance."""
+        return dist.mean()
+
+    def _epoch_index(self, rng, y):
+        """Row indices of each batch of one epoch (a shuffled pass over all rows)."""
+        return _epoch_batches(rng, y.shape[0], int(self.train_batch_size))
+
+    def _fit(self, X, y, rng, validation_data):
+        import torch
+
+        self._check_params()
+        if not self.weakly_supervised:
+            y = np.zeros_like(y)  # unsupervised: every row is treated as normal
+        self.arch_ = {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
+                      "rep_dim": int(self.rep_dim)}
+        self.net_ = self._build_network(**self.arch_).to(self._device())
+        Xt, yt = self._tensor(X), torch.as_tensor(y, device=self._device())
+        history = self._pretrain(Xt, rng)
+
+        # centre: mean initial representation (eval mode), near-zero entries pushed to +-eps
+        self.net_.eval()
+        c = torch.as_tensor(self._batched(self.net_, X, chunk=int(self.batch_size)).mean(0),
+                            device=self._device())
+        eps = float(self.eps)
+        small = c.abs() < eps
+        c[small] = torch.where(c[small] < 0, -eps, eps)
+        self.center_ = c.cpu().numpy()
+
+        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+        def epoch(_):
+            self.net_.train()
+            total, batches = 0.0, self._epoch_index(rng, y)
+            for b in batches:
+                b = torch.as_tensor(b, device=Xt.device)
+                dist = ((self.net_(Xt[b]) - c) ** 2).sum(1)
+                loss = self._loss(dist, yt[b])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach()
+            return {"loss": float(total) / len(batches)}
+
+        history += self._run_epochs(int(self.epochs), epoch, desc=type(self).__name__)
+        self.history_ = history
+        self.net_.eval()
+
+    def _pretrain(self, Xt, rng):
+        """Autoencoder pretraining of ``net_`` (encoder) with a mirrored decoder, MSE loss,
+        Adam, on all training rows (labels unused, as in the original)."""
+        import torch
+
+        if int(self.pretrain_epochs) == 0:
+            return []
+        dec = svdd_network(**self.arch_, decoder=True).to(Xt.device)
+        params = list(self.net_.parameters()) + list(dec.parameters())
+        opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        n = Xt.shape[0]
+
+        def epoch(_):
+            self.net_.train()
+            dec.train()
+            total, batches = 0.0, _epoch_batches(rng, n, int(self.train_batch_size))
+            for b in batches:
+                x = Xt[torch.as_tensor(b, device=Xt.device)]
+                loss = torch.nn.functional.mse_loss(dec(self.net_(x)), x)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach()
+            return {"pretrain_mse": float(total) / len(batches)}
+
+        hist = self._run_epochs(int(self.pretrain_epochs), epoch,
+                                desc=f"{type(self).__name__} pretrain")
+        return [{**h, "phase": "pretrain"} for h in hist]
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, X):
+        import torch
+
+        c = torch.as_tensor(self.center_, dtype=torch.float32, device=self._device())
+        return self._batched(lambda t: ((self.net_(t) - c) ** 2).sum(1), X,
+                             chunk=int(self.batch_size)).astype(np.float64)
+
+    def transform(self, X):
+        """Representation ``phi(X)``, shape (n_samples, rep_dim)."""
+        from .._validation import check_X
+
+        self._check_fitted()
+        X = check_X(X, n_features=self.n_features_in_)[0]
+        return self._batched(self.net_, X, chunk=int(self.batch_size))

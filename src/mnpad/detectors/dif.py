@@ -1,0 +1,215 @@
+"""DIF: Deep Isolation Forest (Xu, Pang, Wang and Wang, TKDE 2023).
+
+``n_ensemble`` randomly initialised, never trained, bias-free MLPs (weights ~ N(0, 1)) map the
+rows into random representations. Each representation is standardised with the mean and scale of
+the *training* representations (fixed at fit time, so a row's score never depends on the batch it
+is scored in; public DIF code refits the scaler on every scored batch), squashed by tanh, and
+isolated by ``n_estimators`` isolation trees of ``max_samples`` rows. The score is the paper's
+deviation-enhanced anomaly score (DEAS): per representation ``2^(-E[depth] / c(psi))`` times the
+mean, over trees, of the average ``|z_j - threshold|`` along the row's path; averaged over the
+ensemble. ``docs/baselines.md`` lists every choice and deviation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import TorchDetector
+from ._sklearn import SklearnStateMixin
+from ._weak import check_params
+
+__all__ = ["DIF", "deas_score"]
+
+_ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")
+
+
+def _ensemble_class():
+    import torch
+    from torch import nn
+
+    class RandomMLPEnsemble(nn.Module):
+        """``n_ensemble`` bias-free MLPs evaluated together; layer weights (E, in, out)."""
+
+        def __init__(self, n_features, hidden, rep_dim, n_ensemble, activation):
+            super().__init__()
+            dims = [n_features, *hidden, rep_dim]
+            self.weights = nn.ParameterList(
+                nn.Parameter(torch.zeros(n_ensemble, a, b), requires_grad=False)
+                for a, b in zip(dims[:-1], dims[1:], strict=True))
+            self.act = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+                        "leaky_relu": nn.functional.leaky_relu}[activation]
+
+        def member(self, x, e):
+            """Representation of x (B, D) by ensemble member e, shape (B, rep_dim)."""
+            h = x
+            last = len(self.weights) - 1
+            for i, w in enumerate(self.weights):
+                h = h @ w[e]
+                if i < last:
+                    h = self.act(h)
+            return h
+
+    return RandomMLPEnsemble
+
+
+def _average_path_length(n):
+    """c(n): average path length of an unsuccessful BST search among n points (iForest)."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.where(n <= 1, 0.0, 1.0)
+    big = n > 2
+    m = n[big]
+    out[big] = 2.0 * (np.log(m - 1.0) + np.euler_gamma) - 2.0 * (m - 1.0) / m
+    return out
+
+
+def deas_score(forest, Z):
+    """Deviation-enhanced anomaly score of rows Z (n, d) under a fitted ``IsolationForest``.
+
+    ``2^(-mean_t depth_t(z) / c(max_samples_)) * mean_t dev_t(z)`` where ``depth_t`` is the
+    path length in tree t (edges + c(leaf size), as scikit-learn's iForest) and ``dev_t`` the
+    mean of ``|z[f_k] - threshold_k|`` over the split nodes k on the row's path. Every term is
+    computed per row, so a row's score does not depend on the other rows.
+    """
+    Z = np.asarray(Z, dtype=np.float32)
+    n = Z.shape[0]
+    depth = np.zeros(n)
+    dev = np.zeros(n)
+    for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
+        Zt = Z[:, feats]
+        tree = est.tree_
+        path = est.decision_path(Zt).tocsr()
+        lengths = np.diff(path.indptr)
+        leaves = est.apply(Zt)
+        depth += lengths - 1.0 + _average_path_length(tree.n_node_samples[leaves])
+        rows = np.repeat(np.arange(n), lengths)
+        nodes = path.indices
+        split = tree.feature[nodes] >= 0
+        rows, nodes = rows[split], nodes[split]
+        d = np.abs(Zt[rows, tree.feature[nodes]].astype(np.float64) - tree.threshold[nodes])
+        total = np.bincount(rows, weights=d, minlength=n)
+        count = np.bincount(rows, minlength=n)
+        dev += np.divide(total, count, out=np.zeros(n), where=count > 0)
+    n_trees = len(forest.estimators_)
+    c = float(_average_path_length([forest.max_samples_])[0])
+    return 2.0 ** (-depth / (n_trees * c)) * (dev / n_trees)
+
+
+class DIF(SklearnStateMixin, TorchDetector):
+    """Deep Isolation Forest, unsupervised.
+
+    ``fit`` accepts ``y`` for API compatibility and ignores it.
+
+    Parameters
+    ----------
+    n_ensemble : int, default=50
+        Number of random representations.
+    n_estimators : int, default=6
+        Isolation trees per representation.
+    max_samples : int, default=256
+        Rows drawn (without replacement) for each tree; capped at the number of rows.
+    hidden_dims : tuple of int, default=(100, 50)
+        Hidden widths of each random MLP (DeepOD's default, which the MNP paper ran; the
+        original DIF code uses (500, 100)).
+    rep_dim : int, default=128
+        Width of each representation (DeepOD: 128; original DIF code: 20).
+    activation : {'relu', 'tanh', 'leaky_relu', 'sigmoid'}, default='relu'
+        Hidden activation (DeepOD: ReLU; original DIF code: tanh).
+    contamination : 'auto' or float, default='auto'
+        Sets ``threshold_``.
+    batch_size : int, default=1024
+        Rows per chunk of the network pass (memory only; a row's score never depends on the
+        other rows).
+    n_jobs : int or None, default=None
+        Passed to each ``IsolationForest`` (``fit`` only).
+    device : {'auto', 'cpu', 'cuda'}, default='auto'
+    random_state : int, numpy Generator or None
+    verbose : bool, default=False
+        Show a tqdm progress bar over ensemble members.
+
+    Attributes
+    ----------
+    rep_mean_, rep_scale_ : ndarray of shape (n_ensemble, rep_dim)
+        Standardisation statistics of each representation on the training rows.
+    forests_ : list of sklearn.ensemble.IsolationForest
+    decision_scores_, threshold_, labels_, n_features_in_
+        As in PyOD.
+    """
+
+    weakly_supervised = False
+    _fitted_arrays = ("rep_mean_", "rep_scale_")
+    _sklearn_attrs = ("forests_",)
+
+    def __init__(self, n_ensemble=50, n_estimators=6, max_samples=256, hidden_dims=(100, 50),
+                 rep_dim=128, activation="relu", contamination="auto", batch_size=1024,
+                 n_jobs=None, device="auto", random_state=None, verbose=False):
+        self.n_ensemble = n_ensemble
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.hidden_dims = hidden_dims
+        self.rep_dim = rep_dim
+        self.activation = activation
+        self.contamination = contamination
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self):
+        check_params(self, pos_int=("n_ensemble", "n_estimators", "max_samples", "rep_dim",
+                                    "batch_size"))
+        h = self.hidden_dims
+        if not (isinstance(h, (tuple, list)) and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                for v in h)):
+            raise ValueError(f"hidden_dims must be a tuple of ints >= 1; got {h!r}.")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
+
+    def _build_network(self, n_features, hidden, rep_dim, n_ensemble, activation):
+        return _ensemble_class()(n_features, hidden, rep_dim, n_ensemble, activation)
+
+    def _representation(self, X, e):
+        """Standardised, tanh-squashed representation of X by member e (float32)."""
+        raw = self._batched(lambda t: self.net_.member(t, e), X, chunk=int(self.batch_size))
+        return self._squash(raw, e)
+
+    def _squash(self, raw, e):
+        z = (raw.astype(np.float64) - self.rep_mean_[e]) / self.rep_scale_[e]
+        return np.tanh(z).astype(np.float32)
+
+    def _fit(self, X, y, rng, validation_data):
+        import torch
+        from sklearn.ensemble import IsolationForest
+        from sklearn.preprocessing import StandardScaler
+        from tqdm.auto import tqdm
+
+        self._check_params()
+        E, R = int(self.n_ensemble), int(self.rep_dim)
+        self.arch_ = {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
+                      "rep_dim": R, "n_ensemble": E, "activation": str(self.activation)}
+        self.net_ = self._build_network(**self.arch_).to(self._device())
+        with torch.no_grad():  # N(0, 1) weights from the local generator
+            for w in self.net_.weights:
+                w.copy_(torch.as_tensor(rng.standard_normal(tuple(w.shape), dtype=np.float32)))
+        self.net_.eval()
+        self.rep_mean_ = np.zeros((E, R))
+        self.rep_scale_ = np.ones((E, R))
+        self.forests_ = []
+        n_samples = min(int(self.max_samples), X.shape[0])
+        for e in tqdm(range(E), desc="DIF", disable=not self.verbose, leave=False):
+            raw = self._batched(lambda t, e=e: self.net_.member(t, e), X,
+                                chunk=int(self.batch_size))
+            scaler = StandardScaler().fit(raw.astype(np.float64))
+            self.rep_mean_[e], self.rep_scale_[e] = scaler.mean_, scaler.scale_
+            forest = IsolationForest(n_estimators=int(self.n_estimators), max_samples=n_samples,
+                                     random_state=int(rng.integers(2**31 - 1)),
+                                     n_jobs=self.n_jobs)
+            self.forests_.append(forest.fit(self._squash(raw, e)))
+        self.history_ = []
+
+    def _score(self, X):
+        total = np.zeros(X.shape[0])
+        for e, forest in enumerate(self.forests_):
+            total += deas_score(forest, self._representation(X, e))
+        return total / len(self.forests_)
