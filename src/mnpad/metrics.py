@@ -5,7 +5,8 @@
   step-wise estimate without interpolation; mnpad's primary AUC-PR.
 * ``aucpr_trapz``: trapezoidal area under the precision-recall curve,
   ``auc(recall, precision)``; this is what the MNP authors' code reports as AUC-PR. Linear
-  interpolation between PR points is optimistic, so it is usually a little higher than ``aucpr``.
+  interpolation between PR points is not an unbiased estimate (Davis & Goadrich 2006), so it
+  can differ from ``aucpr`` in either direction; reports label it as the authors' measure.
 * ``wilcoxon_pvalue``: paired Wilcoxon signed-rank test (``scipy.stats.wilcoxon``), as in the
   paper's significance rows.
 """

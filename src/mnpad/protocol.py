@@ -68,6 +68,9 @@ class Split:
     info : dict
         protocol, labeled_ratio, n_labeled, dataset, status, split_seed, sizes, kept and dropped
         feature names, and for unseen splits the seen/unseen types.
+    idx_train, idx_test, idx_val : ndarrays of int or None
+        Row indices of each part in the source dataset (for unseen splits: in the
+        ``unsw_nb15_82k`` file); ``idx_val`` is None under ``weak``.
     """
 
     X_train: np.ndarray
@@ -78,6 +81,9 @@ class Split:
     X_val: np.ndarray | None
     y_val: np.ndarray | None
     info: dict = field(default_factory=dict)
+    idx_train: np.ndarray | None = field(default=None, repr=False)
+    idx_test: np.ndarray | None = field(default=None, repr=False)
+    idx_val: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self):
         val = "None" if self.X_val is None else str(self.X_val.shape)
@@ -121,10 +127,12 @@ def _split_class(idx, seed, label):
     return tr, te, va
 
 
-def _finish(X, y, train, test, val, *, protocol, labeled_ratio, feature_names, info):
+def _finish(X, y, train, test, val, *, protocol, labeled_ratio, feature_names, info,
+            rows=None):
     """Steps 2-5 of the protocol on row index arrays of the three parts."""
     from sklearn.preprocessing import MinMaxScaler
 
+    rows = np.arange(X.shape[0]) if rows is None else rows
     X_tr = X[train]
     keep = X_tr.max(axis=0) > X_tr.min(axis=0)
     if not keep.any():
@@ -156,7 +164,8 @@ def _finish(X, y, train, test, val, *, protocol, labeled_ratio, feature_names, i
     )
     return Split(X_train=scaled(train), y_train=y_weak, y_train_true=y_true,
                  X_test=scaled(test), y_test=y[test].astype(np.int8), X_val=X_val, y_val=y_val,
-                 info=info)
+                 info=info, idx_train=rows[train], idx_test=rows[test],
+                 idx_val=rows[val] if protocol == "paper" else None)
 
 
 def make_split(dataset, protocol="paper", labeled_ratio=0.01, split_seed=SPLIT_SEED,
@@ -240,4 +249,4 @@ def make_unseen_split(seen, unseen, protocol="paper", labeled_ratio=0.01,
             "split_seed": int(split_seed), "seen": abbr[seen_t], "unseen": abbr[unseen_t],
             "source_dataset": raw.name, "n_features_raw": int(X.shape[1])}
     return _finish(X, y, train, test, val, protocol=protocol, labeled_ratio=labeled_ratio,
-                   feature_names=raw.feature_names, info=info)
+                   feature_names=raw.feature_names, info=info, rows=rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -76,13 +77,20 @@ def download(url, dest, sha256=None, *, timeout=60.0, progress=False):
             raise ValueError(f"sha256 mismatch for {url}: expected {sha256}, got {digest}; "
                              "nothing was stored")
         os.replace(tmp, dest)
+    except http.client.HTTPException as exc:
+        _unlink(tmp)
+        raise OSError(f"download of {url} failed: {exc!r}") from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
     return dest
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _writable_root(data_dir):
