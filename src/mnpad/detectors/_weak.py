@@ -1,0 +1,109 @@
+"""Helpers shared by the weakly supervised baselines (DevNet, PReNet, FeaWAD, RoSAS).
+
+Parameter checks, the Keras-equivalent optimiser and initialisation the originals used, the
+inner loop of optimisation steps, and the draw of balanced batch indices. Each detector file
+keeps its own network, loss and sampling.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_params", "keras_rmsprop", "keras_init", "run_steps", "as_index",
+           "balanced_indices", "same_shape", "val_metric"]
+
+
+def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=()):
+    """Raise ``ValueError`` naming the first hyper-parameter of ``est`` out of its range."""
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    def is_num(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+    for names, ok, what in ((pos_int, lambda v: is_int(v) and v >= 1, "an int >= 1"),
+                            (nonneg_int, lambda v: is_int(v) and v >= 0, "an int >= 0"),
+                            (pos_num, lambda v: is_num(v) and v > 0, "a positive number"),
+                            (nonneg_num, lambda v: is_num(v) and v >= 0, "a number >= 0")):
+        for name in names:
+            v = getattr(est, name)
+            if not ok(v):
+                raise ValueError(f"{name} must be {what}; got {v!r}.")
+
+
+def keras_rmsprop(params, lr):
+    """RMSprop as Keras 2 defines it (rho 0.9, epsilon 1e-7); torch's defaults differ."""
+    import torch
+
+    return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+
+
+def keras_init(module, normal=False):
+    """Keras' Dense initialisation: Glorot (uniform, or normal) weights and zero biases."""
+    from torch import nn
+
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            (nn.init.xavier_normal_ if normal else nn.init.xavier_uniform_)(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+def same_shape(*tensors):
+    """Guard of every per-sample loss: scores and targets must have one shape, (B,).
+
+    A (B, 1) score against (B,) labels would broadcast to a (B, B) loss that decouples labels
+    from their rows (a defect of public DevNet/FeaWAD code); refuse it instead.
+    """
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ValueError(f"per-sample loss terms must all have shape (B,); got {sorted(shapes)}.")
+
+
+def run_steps(opt, loss_fn, n_steps, *, clip_params=None, max_norm=None):
+    """Take ``n_steps`` optimiser steps on ``loss_fn(step) -> dict`` (key ``'loss'`` is
+    minimised; the others are logged). Returns the per-epoch mean of every entry, plus
+    ``'steps'``. With ``max_norm`` the global gradient norm of ``clip_params`` is clipped
+    (Keras ``clipnorm``)."""
+    import torch
+
+    sums = {}
+    for t in range(n_steps):
+        out = loss_fn(t)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(clip_params, max_norm)
+        opt.step()
+        for k, v in out.items():
+            sums[k] = sums.get(k, 0.0) + v.detach()
+    rec = {k: float(v) / n_steps for k, v in sums.items()}
+    rec["steps"] = n_steps
+    return rec
+
+
+def as_index(*arrays, device):
+    """numpy index arrays -> int64 torch tensors on ``device``."""
+    import torch
+
+    return tuple(torch.as_tensor(a, dtype=torch.int64, device=device) for a in arrays)
+
+
+def balanced_indices(rng, n_unl, n_anom, steps, batch_size, device):
+    """Index tensors of one epoch: ``steps`` batches, half unlabeled, half labeled anomalies,
+    each drawn with replacement (DevNet's and FeaWAD's sampler). Returns (iu, ia) of shapes
+    (steps, ceil(batch/2)) and (steps, floor(batch/2))."""
+    half = (batch_size + 1) // 2
+    iu = rng.integers(0, n_unl, size=(steps, half))
+    ia = rng.integers(0, n_anom, size=(steps, batch_size - half))
+    return as_index(iu, ia, device=device)
+
+
+def val_metric(y, scores):
+    """Validation score for early stopping: AUC-ROC + average precision (higher is better)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    return float(roc_auc_score(y, scores) + average_precision_score(y, scores))
