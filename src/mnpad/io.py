@@ -87,11 +87,12 @@ def read_columns(path):
         return list(pd.read_csv(path, sep=_sep(path), nrows=0).columns)
 
 
-def read_table(path, text_columns=None):
+def read_table(path):
     """Read a whole table into a DataFrame (used for training).
 
-    ``text_columns``: CSV columns to read as raw text (so that e.g. ``yes``/``True`` keep their
-    spelling); Parquet columns keep their stored types.
+    Parquet columns keep their stored types. CSV columns that pandas does not parse as numbers
+    are read again as raw text, exactly as :func:`iter_chunks` reads them with
+    ``text_columns`` at scoring (so e.g. ``yes``/``True`` keep their spelling).
     """
     path, fmt = _check_input(path)
     with _readable(path, fmt):
@@ -100,11 +101,21 @@ def read_table(path, text_columns=None):
 
             df = pq.read_table(path).to_pandas()
         else:
-            df = pd.read_csv(path, sep=_sep(path), dtype=_text_dtypes(text_columns),
-                             low_memory=False)
+            df = pd.read_csv(path, sep=_sep(path), low_memory=False)
+            text = [c for c, dt in df.dtypes.items() if not _is_number(dt)]
+            if text:
+                raw = pd.read_csv(path, sep=_sep(path), usecols=text, dtype=_text_dtypes(text),
+                                  low_memory=False)
+                for c in text:
+                    df[c] = raw[c]
     if len(df.columns) == 0:
         raise ValueError(f"cannot read {path}: no columns.")
     return df
+
+
+def _is_number(dtype):
+    return (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+            and not pd.api.types.is_complex_dtype(dtype))
 
 
 def _text_dtypes(cols):
@@ -198,6 +209,12 @@ class TableWriter:
             table = pa.Table.from_pandas(df, preserve_index=False)
             if self._writer is None:
                 self._writer = pq.ParquetWriter(self._tmp, table.schema)
+            elif table.schema != self._writer.schema:
+                try:
+                    table = table.cast(self._writer.schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                    raise ValueError(f"{self.path}: column types changed between chunks "
+                                     f"({_first_line(exc)}).") from None
             self._writer.write_table(table)
         else:
             if self._fh is None:

@@ -203,18 +203,24 @@ class Pipeline(BaseEstimator):
     def score_frame(self, X):
         """One pass over ``X``: DataFrame with ``score``, ``label`` and, for MNP,
         ``nearest_prototype`` (index of the most similar normal prototype)."""
+        return self._pass(X)[0]
+
+    def _pass(self, X):
+        """(score frame, latent codes) in one forward pass; latent is the encoded features
+        for detectors without a latent space."""
         Z = self.transform(X)
         det = self.detector_
         if self.is_mnp:
-            logit, _, s, _ = det._outputs(Z)
+            logit, _, s, latent = det._outputs(Z)
             scores = logit.astype(np.float64)
             if not np.isfinite(scores).all():
                 raise FloatingPointError("MNP produced non-finite scores.")
             extra = {"nearest_prototype": s.argmax(1).astype(np.int32)}
         else:
-            scores, extra = det.decision_function(Z), {}
-        return pd.DataFrame({"score": scores,
-                             "label": (scores > det.threshold_).astype(np.int8), **extra})
+            scores, extra, latent = det.decision_function(Z), {}, Z
+        frame = pd.DataFrame({"score": scores,
+                              "label": (scores > det.threshold_).astype(np.int8), **extra})
+        return frame, latent
 
     def latent(self, X):
         """MNP: normalised latent codes of ``X``; other detectors: the encoded features."""
