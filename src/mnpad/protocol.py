@@ -6,7 +6,9 @@
    train_test_split`` and the fixed ``split_seed`` (2024): 60 % train vs 40 %, then the 40 % into
    test (35 % of the class) and validation (5 %), i.e. ``test_size=0.4`` then ``0.125``. Rows are
    assembled as [normal rows, anomaly rows] in each part, so the same data gives the same split
-   as the authors' code.
+   as the authors' code, down to its float rounding: the held-out fraction is 0.35 + 0.05 and
+   the validation fraction 0.05 / (0.35 + 0.05) = 0.12500000000000003, so validation gets one
+   row more whenever 0.125 * (held-out rows) is a whole number (sklearn rounds test sizes up).
 2. Columns constant on the training rows are dropped (the authors test ``std == 0`` on the whole
    data before splitting; mnpad decides on the training rows only, so no test row influences the
    preprocessing; both agree unless a column is constant on train but not elsewhere).
