@@ -116,6 +116,10 @@ def test_zero_variance_columns_on_train_are_dropped():
     assert s.info["feature_names"] == ["f0", "f1", "f2", "f3"]
     assert s.X_train.shape[1] == s.X_test.shape[1] == s.X_val.shape[1] == 4
     np.testing.assert_array_equal(s.X_train, ref.X_train)
+    # the authors' variant drops only columns constant on all rows
+    s_all = make_split(ds, constant_columns="all")
+    assert s_all.info["dropped_features"] == ["const"]
+    assert s_all.X_test[3, 4] == 1.0 and np.all(s_all.X_train[:, 4] == 0)
 
 
 def test_weak_protocol_has_no_validation_and_same_train_test():

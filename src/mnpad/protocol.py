@@ -11,7 +11,7 @@
    row more whenever 0.125 * (held-out rows) is a whole number (sklearn rounds test sizes up).
 2. Columns constant on the training rows are dropped (the authors test ``std == 0`` on the whole
    data before splitting; mnpad decides on the training rows only, so no test row influences the
-   preprocessing; both agree unless a column is constant on train but not elsewhere).
+   preprocessing; ``constant_columns='all'`` gives the authors' behaviour).
 3. Min-max scaling is fitted on the training rows and applied to test and validation rows. Those
    are not clipped: a test value beyond the training range maps outside [0, 1], as in the
    authors' code.
@@ -47,6 +47,7 @@ __all__ = ["PAPER_SEEDS", "SPLIT_SEED", "PROTOCOLS", "UNSEEN_TYPES", "Split", "m
 PAPER_SEEDS = (42, 43, 44, 45, 46)
 SPLIT_SEED = 2024
 PROTOCOLS = ("paper", "weak")
+CONSTANT_COLUMNS = ("train", "all")
 TEST_FRACTION = 0.35
 VAL_FRACTION = 0.05
 # paper abbreviation -> UNSW-NB15 attack_cat
@@ -103,7 +104,10 @@ def n_labeled(n_anomalies, labeled_ratio):
     return min(int(math.ceil(round(labeled_ratio * n_anomalies, 9))), int(n_anomalies))
 
 
-def _check_args(protocol, labeled_ratio, split_seed):
+def _check_args(protocol, labeled_ratio, split_seed, constant_columns="train"):
+    if constant_columns not in CONSTANT_COLUMNS:
+        raise ValueError(f"constant_columns must be one of {CONSTANT_COLUMNS}; got "
+                         f"{constant_columns!r}.")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}; got {protocol!r}.")
     if isinstance(labeled_ratio, bool) or not isinstance(labeled_ratio, (int, float, np.number)):
@@ -130,13 +134,14 @@ def _split_class(idx, seed, label):
 
 
 def _finish(X, y, train, test, val, *, protocol, labeled_ratio, feature_names, info,
-            rows=None):
+            rows=None, constant_columns="train"):
     """Steps 2-5 of the protocol on row index arrays of the three parts."""
     from sklearn.preprocessing import MinMaxScaler
 
     rows = np.arange(X.shape[0]) if rows is None else rows
     X_tr = X[train]
-    keep = X_tr.max(axis=0) > X_tr.min(axis=0)
+    ref = X_tr if constant_columns == "train" else X
+    keep = ref.max(axis=0) > ref.min(axis=0)
     if not keep.any():
         raise ValueError("every feature is constant on the training rows; nothing to learn from.")
     scaler = MinMaxScaler().fit(X_tr[:, keep])
@@ -156,7 +161,7 @@ def _finish(X, y, train, test, val, *, protocol, labeled_ratio, feature_names, i
     if protocol == "paper":
         X_val, y_val = scaled(val), y[val].astype(np.int8)
     info.update(
-        protocol=protocol, labeled_ratio=float(labeled_ratio), n_labeled=int(k),
+        protocol=protocol, constant_columns=constant_columns, labeled_ratio=float(labeled_ratio), n_labeled=int(k),
         n_train=int(train.size), n_test=int(test.size),
         n_val=int(val.size) if protocol == "paper" else 0,
         n_anomalies_train=int(anomalies.size), n_anomalies_test=int(y[test].sum()),
@@ -171,7 +176,7 @@ def _finish(X, y, train, test, val, *, protocol, labeled_ratio, feature_names, i
 
 
 def make_split(dataset, protocol="paper", labeled_ratio=0.01, split_seed=SPLIT_SEED,
-               data_dir=None):
+               data_dir=None, *, constant_columns="train"):
     """Split a dataset under the ``paper`` or ``weak`` protocol (see module docstring).
 
     Parameters
@@ -185,6 +190,10 @@ def make_split(dataset, protocol="paper", labeled_ratio=0.01, split_seed=SPLIT_S
         Seed of the train/test/validation split (2024 in the paper).
     data_dir : path, optional
         Data root when ``dataset`` is a name.
+    constant_columns : {'train', 'all'}
+        Drop columns constant on the training rows (default) or, as the authors' code does,
+        only those constant on all rows before splitting (then a column constant on train is
+        kept and test values there map to ``x - min``).
 
     Returns
     -------
@@ -192,7 +201,7 @@ def make_split(dataset, protocol="paper", labeled_ratio=0.01, split_seed=SPLIT_S
     """
     from .datasets import Dataset, load
 
-    _check_args(protocol, labeled_ratio, split_seed)
+    _check_args(protocol, labeled_ratio, split_seed, constant_columns)
     ds = dataset if isinstance(dataset, Dataset) else load(dataset, data_dir)
     y = np.asarray(ds.y)
     if not y.any():
@@ -203,7 +212,8 @@ def make_split(dataset, protocol="paper", labeled_ratio=0.01, split_seed=SPLIT_S
     info = {"dataset": ds.name, "status": ds.info.status, "split_seed": int(split_seed),
             "n_features_raw": int(ds.X.shape[1])}
     return _finish(ds.X, y, train, test, val, protocol=protocol, labeled_ratio=labeled_ratio,
-                   feature_names=ds.feature_names, info=info)
+                   feature_names=ds.feature_names, info=info,
+                   constant_columns=constant_columns)
 
 
 def _attack_type(name, role):
@@ -217,7 +227,7 @@ def _attack_type(name, role):
 
 
 def make_unseen_split(seen, unseen, protocol="paper", labeled_ratio=0.01,
-                      split_seed=SPLIT_SEED, data_dir=None):
+                      split_seed=SPLIT_SEED, data_dir=None, *, constant_columns="train"):
     """Unseen-anomaly split (Table 3): ``seen`` type in train/validation, ``unseen`` in test only.
 
     Built from the UNSW-NB15 82k partition (registry ``unsw_nb15_82k``): rows of types Normal,
@@ -229,7 +239,7 @@ def make_unseen_split(seen, unseen, protocol="paper", labeled_ratio=0.01,
 
     from .datasets import load
 
-    _check_args(protocol, labeled_ratio, split_seed)
+    _check_args(protocol, labeled_ratio, split_seed, constant_columns)
     seen_t, unseen_t = _attack_type(seen, "seen"), _attack_type(unseen, "unseen")
     if seen_t == unseen_t:
         raise ValueError(f"seen and unseen must be different attack types; both are {seen_t}.")
@@ -251,4 +261,5 @@ def make_unseen_split(seen, unseen, protocol="paper", labeled_ratio=0.01,
             "split_seed": int(split_seed), "seen": abbr[seen_t], "unseen": abbr[unseen_t],
             "source_dataset": raw.name, "n_features_raw": int(X.shape[1])}
     return _finish(X, y, train, test, val, protocol=protocol, labeled_ratio=labeled_ratio,
-                   feature_names=raw.feature_names, info=info, rows=rows)
+                   feature_names=raw.feature_names, info=info, rows=rows,
+                   constant_columns=constant_columns)
