@@ -171,9 +171,11 @@ class RoSAS(TorchDetector):
                 l_out = F.smooth_l1_loss(s_tilde, y_tilde)
                 l_con = F.smooth_l1_loss(s_tilde, s_mix)
                 l_score = l_out + l_con
-                k1 = torch.exp(l_emb / prev["loss_emb"] / T)
-                k2 = torch.exp(l_score / prev["loss_score"] / T)
-                loss = (k1 * l_emb + k2 * l_score) / (k1 + k2) + l2w * (ea + ep + en).norm()
+                # exp(r_k / T) / sum exp(r_j / T), as a softmax: same value, no overflow when a
+                # previous epoch's loss was ~0 (the original then produces inf / inf = NaN)
+                rates = torch.stack([l_emb / prev["loss_emb"], l_score / prev["loss_score"]])
+                k = torch.softmax(rates / T, 0)
+                loss = k[0] * l_emb + k[1] * l_score + l2w * (ea + ep + en).norm()
                 return {"loss": loss, "loss_emb": l_emb, "loss_score": l_score,
                         "loss_out": l_out, "loss_consistency": l_con}
 
