@@ -18,7 +18,7 @@ from ..base import TorchDetector
 from ._sklearn import SklearnStateMixin
 from ._weak import check_params
 
-__all__ = ["DIF", "deas_score"]
+__all__ = ["DIF", "deas_score", "path_stats"]
 
 _ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")
 
@@ -62,13 +62,13 @@ def _average_path_length(n):
     return out
 
 
-def deas_score(forest, Z):
-    """Deviation-enhanced anomaly score of rows Z (n, d) under a fitted ``IsolationForest``.
+def path_stats(forest, Z):
+    """Per-row path statistics of rows Z (n, d) in a fitted ``IsolationForest``.
 
-    ``2^(-mean_t depth_t(z) / c(max_samples_)) * mean_t dev_t(z)`` where ``depth_t`` is the
-    path length in tree t (edges + c(leaf size), as scikit-learn's iForest) and ``dev_t`` the
-    mean of ``|z[f_k] - threshold_k|`` over the split nodes k on the row's path. Every term is
-    computed per row, so a row's score does not depend on the other rows.
+    Returns ``(depth, deviation)``, each of shape (n,): the mean over trees of the path length
+    (edges + c(leaf size), as scikit-learn's iForest) and the mean over trees of the average
+    ``|z[f_k] - threshold_k|`` over the split nodes k on the row's path. Every term is computed
+    per row, so a row's statistics do not depend on the other rows.
     """
     Z = np.asarray(Z, dtype=np.float32)
     n = Z.shape[0]
@@ -90,8 +90,15 @@ def deas_score(forest, Z):
         count = np.bincount(rows, minlength=n)
         dev += np.divide(total, count, out=np.zeros(n), where=count > 0)
     n_trees = len(forest.estimators_)
+    return depth / n_trees, dev / n_trees
+
+
+def deas_score(forest, Z):
+    """Deviation-enhanced anomaly score (DIF paper): ``2^(-depth / c(psi)) * deviation`` with
+    ``(depth, deviation) = path_stats(forest, Z)`` and psi the forest's ``max_samples_``."""
+    depth, dev = path_stats(forest, Z)
     c = float(_average_path_length([forest.max_samples_])[0])
-    return 2.0 ** (-depth / (n_trees * c)) * (dev / n_trees)
+    return 2.0 ** (-depth / c) * dev
 
 
 class DIF(SklearnStateMixin, TorchDetector):
