@@ -308,3 +308,36 @@ def test_shared_files_match_the_manifest():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == mds.get_info(name).sha256
     ds = mds.load("pendigits", SHARED)
     assert ds.X.dtype == np.float32 and int(ds.y.sum()) == 156
+
+
+def test_vehicle_insurance_converter_rejects_other_csv(tmp_path):
+    d = tmp_path / "vehicle_insurance"
+    d.mkdir()
+    pd.DataFrame({"a": [1, 2], "FraudFound_P": [0, 1]}).to_csv(d / "fraud_oracle.csv",
+                                                               index=False)
+    with pytest.raises(ValueError, match="not the Vehicle Insurance csv: missing columns"):
+        mds.load("vi", data_dir=tmp_path)
+
+
+def _link(tmp_path, rel):
+    dest = tmp_path / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.symlink_to(SHARED / rel)
+    return tmp_path
+
+
+@needs_data
+@pytest.mark.parametrize("name, raw", [
+    ("vi", "vehicle_insurance/fraud_oracle.csv.gz"),
+    ("bac", "unsw_nb15_backdoor/UNSW_NB15_traintest_backdoor.tar.xz"),
+])
+def test_raw_originals_give_the_converted_npz(tmp_path, name, raw):
+    if not (SHARED / raw).is_file():
+        pytest.skip(f"{raw} absent")
+    from_raw = mds.load(name, data_dir=_link(tmp_path, raw))
+    ref = mds.load(name, data_dir=SHARED)
+    np.testing.assert_array_equal(from_raw.X, ref.X)
+    np.testing.assert_array_equal(from_raw.y, ref.y)
+    assert from_raw.feature_names == ref.feature_names
+    if ref.anomaly_type is not None:
+        np.testing.assert_array_equal(from_raw.anomaly_type, ref.anomaly_type)

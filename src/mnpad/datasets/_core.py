@@ -187,7 +187,14 @@ def load(name, data_dir=None):
         raise DatasetNotAvailable(_where_to_get(info, data_dir))
     opts = dict(info.options)
     label_column = opts.pop("label_column", "label")
+    convert = opts.pop("convert", None)
     if path.name.endswith(".npz"):
         opts.pop("anomaly_type", None)
-    data = read_file(path, label_column, **opts)
+        data = read_file(path, label_column, **opts)
+    elif convert is not None:
+        from ._convert import CONVERTERS
+
+        data = CONVERTERS[convert](path)
+    else:
+        data = read_file(path, label_column, **opts)
     return Dataset(name=info.name, info=info, **data)

@@ -153,12 +153,18 @@ _ENTRIES = [
     DatasetInfo(
         name="vi", abbr="VI", title="Vehicle Insurance Claim Fraud",
         paper_shape=(15420, 148, 6.0), status="exact",
-        files=("vehicle_insurance/vehicle_insurance_onehot.npz",),
+        files=("vehicle_insurance/vehicle_insurance_onehot.npz",
+               "vehicle_insurance/fraud_oracle.csv", "vehicle_insurance/fraud_oracle.csv.gz"),
         source="Oracle/Angoss carclaims (Kaggle shivamb/vehicle-claim-fraud-detection), copy "
                "TeamAlphaTingyu/MachineLearningHW1 @ ac5721e fraud_oracle.csv",
         licence="public Kaggle data set (Oracle/Angoss sample data); cite the Kaggle page",
+        url="https://raw.githubusercontent.com/TeamAlphaTingyu/MachineLearningHW1/"
+            "ac5721eadbba07613151e6a7ec24287f835721c9/fraud_oracle.csv",
+        sha256="8bb5870f82bb78cceb2bee7747c68c2a8d617af4e22b2de55fbb40c214883255",
         note="one-hot of the 25 categorical columns named by ajaychawda58/UADAD + 6 raw numeric "
-             "columns = 148 features, the paper's D (see MANIFEST.md)",
+             "columns = 148 features, the paper's D (see MANIFEST.md); the raw csv is "
+             "converted the same way when the .npz is absent",
+        options={"convert": "vehicle_insurance"},
     ),
     DatasetInfo(
         name="gamma", abbr="Gamma", title="MAGIC Gamma Telescope", paper_shape=(19020, 10, 35.2),
