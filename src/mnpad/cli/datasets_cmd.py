@@ -43,12 +43,13 @@ def _list(args):
 
 
 def _fetch(args):
-    from ..datasets import fetch
+    from ..datasets import fetch, find_file, get_info
 
-    names = args.names
-    for name in names:
+    for name in args.names:
+        before = None if args.force else find_file(get_info(name), args.data_dir)
         path = fetch(name, args.data_dir, force=args.force, progress=not args.quiet)
-        print(f"{name}: {path}")
+        how = "already present" if before is not None and path == before else "downloaded, sha256 ok"
+        print(f"{name}: {path} ({how})")
     return 0
 
 
