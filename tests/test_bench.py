@@ -76,10 +76,11 @@ def test_plan_cells_of_each_experiment(toy):
     protos = plan("prototypes", datasets=toy[:1], seeds=[1])
     assert [c.params["n_prototypes"] for c in protos] == list(range(1, 11))
 
-    unseen = plan("unseen", methods=["mnp", "iforest"], seeds=[1])
+    no_registry = lambda *a: []  # noqa: E731 - unseen pairs need no data to be planned
+    unseen = plan("unseen", methods=["mnp", "iforest"], seeds=[1], resolve=no_registry)
     assert len(unseen) == 12 * 2
     assert unseen[0].dataset == "Rec->DoS" and unseen[0].split_key[:3] == ("unseen", "Rec", "DoS")
-    one = plan("unseen", datasets=["ana:bac"], methods=["mnp"], seeds=[1])
+    one = plan("unseen", datasets=["ana:bac"], methods=["mnp"], seeds=[1], resolve=no_registry)
     assert [c.dataset for c in one] == ["Ana->Bac"]
 
 
@@ -97,9 +98,11 @@ def test_plan_rejects_bad_choices(toy):
     with pytest.raises(ValueError, match="not run"):
         plan("compare", datasets=toy, methods=[FAKE], params={"mnp": {"epochs": 1}})
     with pytest.raises(ValueError, match="SEEN:UNSEEN"):
-        plan("unseen", datasets=["dos"], methods=["mnp"])
+        plan("unseen", datasets=["dos"], methods=["mnp"], resolve=lambda *a: [])
     with pytest.raises(ValueError, match="two different"):
-        plan("unseen", datasets=["dos:dos"], methods=["mnp"])
+        plan("unseen", datasets=["dos:dos"], methods=["mnp"], resolve=lambda *a: [])
+    with pytest.raises(FileNotFoundError, match="unsw_nb15_82k"):
+        plan("unseen", methods=["mnp"], data_dir=str(Path(toy[0]).parent))
     with pytest.raises(ValueError, match="unknown dataset"):
         plan("compare", datasets=["no_such_dataset"], methods=[FAKE])
 

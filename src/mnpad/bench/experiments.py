@@ -33,6 +33,8 @@ UNSEEN_PAIRS = (
     ("DoS", "Ana"), ("Rec", "Ana"), ("Bac", "Ana"),
     ("DoS", "Bac"), ("Rec", "Bac"), ("Ana", "Bac"),
 )
+#: registry dataset the unseen splits are built from (mnpad.protocol.make_unseen_split)
+UNSEEN_SOURCE = "unsw_nb15_82k"
 _UNSEEN_TYPES = {t.lower(): t for t in ("DoS", "Rec", "Bac", "Ana")}
 #: Table 4's variants as MNP parameters (setting name -> params)
 ABLATION_VARIANTS = {
@@ -128,7 +130,8 @@ def _resolve_datasets(requested, data_dir, default):
                 ds.load(info.name, data_dir=data_dir)  # raises DatasetNotAvailable with a hint
             out.append(info)
     else:
-        out = [by_key[d.lower()] for d in default if d.lower() in by_key] if default else infos
+        out = ([by_key[d.lower()] for d in default if d.lower() in by_key] if default
+               else [i for i in infos if i.abbr])  # the paper's datasets; extras on request
         out = [i for i in out if i.name in available]
         if not out:
             raise FileNotFoundError(
@@ -177,9 +180,9 @@ def plan(experiment, *, datasets=None, methods=None, seeds=None, protocol="paper
     experiment : {'compare', 'ratios', 'unseen', 'ablation', 'prototypes'}
     datasets : list of str, optional
         Registry names, paper abbreviations or data file paths (for ``unseen``: pairs
-        ``SEEN:UNSEEN``). Default:
-        every dataset present (``prototypes``: Figure 4's Rec, C&C, Census, Bank that are
-        present; ``unseen``: the 12 pairs of Table 3).
+        ``SEEN:UNSEEN``). Default: every paper dataset present (extras only when named);
+        ``prototypes``: those of Figure 4's Rec, C&C, Census, Bank that are present; ``unseen``:
+        the 12 pairs of Table 3.
     methods : list of str, optional
         Registry names or ``package.module:Class`` (default: the paper's nine). ``ablation`` and
         ``prototypes`` run MNP only.
@@ -234,6 +237,8 @@ def plan(experiment, *, datasets=None, methods=None, seeds=None, protocol="paper
 
     if experiment == "unseen":
         pairs = [parse_pair(t) for t in datasets] if datasets else list(UNSEEN_PAIRS)
+        if resolve is _resolve_datasets:  # fail now, not once per cell, if the data is absent
+            _resolve_datasets([UNSEEN_SOURCE], data_dir, None)
         for seen, unseen in pairs:
             key = ("unseen", seen, unseen, protocol, DEFAULT_RATIO)
             for m in methods:

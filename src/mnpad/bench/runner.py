@@ -255,6 +255,7 @@ def run_cells(cells, store, *, n_jobs=1, scheduler=None, data_dir=None, split_pr
                disable=not progress, dynamic_ncols=True)
     try:
         for key, group in groups.items():
+            bar.set_postfix_str(f"{group[0].dataset} {group[0].setting}")
             try:
                 split = split_provider(key, data_dir)
                 rows = (executor.results(group, split) if executor
