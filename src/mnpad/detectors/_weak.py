@@ -15,8 +15,10 @@ __all__ = ["check_params", "keras_rmsprop", "keras_init", "run_steps", "as_index
            "balanced_indices", "same_shape", "val_metric"]
 
 
-def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=()):
-    """Raise ``ValueError`` naming the first hyper-parameter of ``est`` out of its range."""
+def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=(), min_int=None):
+    """Raise ``ValueError`` naming the first hyper-parameter of ``est`` out of its range.
+
+    ``min_int`` maps names to the smallest int they accept."""
     def is_int(v):
         return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
@@ -31,6 +33,10 @@ def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=()):
             v = getattr(est, name)
             if not ok(v):
                 raise ValueError(f"{name} must be {what}; got {v!r}.")
+    for name, lo in (min_int or {}).items():
+        v = getattr(est, name)
+        if not (is_int(v) and v >= lo):
+            raise ValueError(f"{name} must be an int >= {lo}; got {v!r}.")
 
 
 def keras_rmsprop(params, lr):
@@ -94,12 +100,16 @@ def as_index(*arrays, device):
 
 def balanced_indices(rng, n_unl, n_anom, steps, batch_size, device):
     """Index tensors of one epoch: ``steps`` batches, half unlabeled, half labeled anomalies,
-    each drawn with replacement (DevNet's and FeaWAD's sampler). Returns (iu, ia) of shapes
-    (steps, ceil(batch/2)) and (steps, floor(batch/2))."""
+    each drawn with replacement (DevNet's and FeaWAD's sampler). Returns (iu, ia, y): index
+    tensors of shapes (steps, ceil(batch/2)) and (steps, floor(batch/2)), and the float labels
+    (batch,) of a batch ``cat(X_unl[iu[t]], X_anom[ia[t]])``."""
+    import torch
+
     half = (batch_size + 1) // 2
     iu = rng.integers(0, n_unl, size=(steps, half))
     ia = rng.integers(0, n_anom, size=(steps, batch_size - half))
-    return as_index(iu, ia, device=device)
+    y = torch.cat([torch.zeros(half), torch.ones(batch_size - half)]).to(device)
+    return (*as_index(iu, ia, device=device), y)
 
 
 def val_metric(y, scores):

@@ -109,13 +109,9 @@ class DevNet(TorchDetector):
     def _fit(self, X, y, rng, validation_data):
         import torch
 
-        check_params(self, pos_int=("hidden", "steps_per_epoch", "n_ref", "batch_size"),
+        check_params(self, pos_int=("hidden", "steps_per_epoch", "batch_size"),
                      nonneg_int=("epochs",), pos_num=("lr", "clip_norm"),
-                     nonneg_num=("l2", "margin"))
-        if self.train_batch_size < 2 or isinstance(self.train_batch_size, bool):
-            raise ValueError(f"train_batch_size must be an int >= 2; got {self.train_batch_size!r}.")
-        if self.n_ref < 2:
-            raise ValueError(f"n_ref must be >= 2; got {self.n_ref!r}.")
+                     nonneg_num=("l2", "margin"), min_int={"train_batch_size": 2, "n_ref": 2})
         ref = rng.standard_normal(int(self.n_ref))
         self.ref_mean_, self.ref_std_ = float(ref.mean()), float(ref.std())
         self.arch_ = {"n_features": int(X.shape[1]), "hidden": int(self.hidden)}
@@ -127,8 +123,7 @@ class DevNet(TorchDetector):
         mu, sd, margin, l2 = self.ref_mean_, self.ref_std_, float(self.margin), float(self.l2)
 
         def epoch(_):
-            iu, ia = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps, bs, Xu.device)
-            target = torch.cat([torch.zeros(iu.shape[1]), torch.ones(ia.shape[1])]).to(Xu.device)
+            iu, ia, target = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps, bs, Xu.device)
 
             def step(t):
                 x = torch.cat([Xu[iu[t]], Xa[ia[t]]])

@@ -125,10 +125,7 @@ class FeaWAD(TorchDetector):
 
         check_params(self, pos_int=("steps_per_epoch", "batch_size"),
                      nonneg_int=("epochs", "pretrain_epochs"), pos_num=("lr",),
-                     nonneg_num=("margin",))
-        if isinstance(self.train_batch_size, bool) or not (
-                isinstance(self.train_batch_size, (int, np.integer)) and self.train_batch_size >= 2):
-            raise ValueError(f"train_batch_size must be an int >= 2; got {self.train_batch_size!r}.")
+                     nonneg_num=("margin",), min_int={"train_batch_size": 2})
         self.arch_ = {"n_features": int(X.shape[1])}
         net = self.net_ = self._build_network(**self.arch_).to(self._device())
         Xu, Xa = self._tensor(X[y == 0]), self._tensor(X[y == 1])
@@ -155,8 +152,7 @@ class FeaWAD(TorchDetector):
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr))
 
         def epoch(_):
-            iu, ia = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps, bs, Xu.device)
-            target = torch.cat([torch.zeros(iu.shape[1]), torch.ones(ia.shape[1])]).to(Xu.device)
+            iu, ia, target = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps, bs, Xu.device)
 
             def step(t):
                 s, r = net(torch.cat([Xu[iu[t]], Xa[ia[t]]]))

@@ -133,10 +133,8 @@ class PReNet(TorchDetector):
         import torch
 
         check_params(self, pos_int=("hidden", "steps_per_epoch", "n_refs", "batch_size"),
-                     nonneg_int=("epochs",), pos_num=("lr", "clip_norm"), nonneg_num=("l2",))
-        if isinstance(self.train_batch_size, bool) or not (
-                isinstance(self.train_batch_size, (int, np.integer)) and self.train_batch_size >= 4):
-            raise ValueError(f"train_batch_size must be an int >= 4; got {self.train_batch_size!r}.")
+                     nonneg_int=("epochs",), pos_num=("lr", "clip_norm"), nonneg_num=("l2",),
+                     min_int={"train_batch_size": 4})
         Xu_np, Xa_np = X[y == 0], X[y == 1]
         n_u, n_a, E = Xu_np.shape[0], Xa_np.shape[0], int(self.n_refs)
         self.ref_anomalies_ = Xa_np[rng.integers(0, n_a, E)]
