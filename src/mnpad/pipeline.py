@@ -190,15 +190,18 @@ class Pipeline(BaseEstimator):
 
     def decision_function(self, X):
         """Anomaly scores of the rows of ``X`` (higher = more anomalous)."""
-        return self.detector_.decision_function(self.transform(X))
+        Z = self.transform(X)
+        return self.detector_.decision_function(Z)
 
     def predict(self, X):
         """1 where the score exceeds ``threshold_``, else 0."""
-        return self.detector_.predict(self.transform(X))
+        Z = self.transform(X)
+        return self.detector_.predict(Z)
 
     def predict_proba(self, X, method="linear"):
         """Probability of normal / anomalous, shape (n_rows, 2); see the detector's method."""
-        return self.detector_.predict_proba(self.transform(X), method=method)
+        Z = self.transform(X)
+        return self.detector_.predict_proba(Z, method=method)
 
     def score_frame(self, X):
         """One pass over ``X``: DataFrame with ``score``, ``label`` and, for MNP,
@@ -230,7 +233,8 @@ class Pipeline(BaseEstimator):
     def nearest_prototype(self, X):
         """MNP only: index of the most similar normal prototype per row."""
         self._require_mnp("nearest_prototype")
-        return self.detector_.nearest_prototype(self.transform(X))
+        Z = self.transform(X)
+        return self.detector_.nearest_prototype(Z)
 
     def _require_mnp(self, what):
         self._check_fitted()
