@@ -268,9 +268,9 @@ def run_cells(cells, store, *, n_jobs=1, scheduler=None, data_dir=None, split_pr
                 summary[row["status"]] = summary.get(row["status"], 0) + 1
                 bar.update(1)
                 if row["status"] != "ok":
+                    last = (row.get("error") or "").strip().splitlines() or [""]
                     bar.write(f"failed: {row['experiment']} {row['dataset']} {row['method']} "
-                              f"{row['setting']} seed={row['seed']}: "
-                              f"{(row.get('error') or '').strip().splitlines()[-1:]}")
+                              f"{row['setting']} seed={row['seed']}: {last[-1]}")
     finally:
         bar.close()
         if executor is not None:
