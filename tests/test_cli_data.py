@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 import mnpad
 from mnpad.cli.main import main
 
-TINY = '{"epochs": 3, "pretrain_epochs": 2, "steps_per_epoch": 8, "max_prototypes": 4}'
+TINY = '{"epochs": 10, "pretrain_epochs": 2, "steps_per_epoch": 8, "max_prototypes": 4}'
 N, N_INJECTED, N_LABELED = 400, 24, 10
 BIN = Path(sys.executable).parent
 
@@ -345,6 +345,9 @@ def test_pipeline_api_round_trip_and_other_detector(files, tmp_path):
     assert list(s.columns) == ["tx", "score", "label"]
     np.testing.assert_allclose(s["score"], iso.decision_function(df))
     assert_user_error(run("explain", tmp_path / "iso.mnpad", files["csv"]), "needs an MNP model")
+    iso.detector_.save(tmp_path / "bare.mnpad")  # a detector without preprocessing
+    assert_user_error(run("score", tmp_path / "bare.mnpad", files["csv"], "--out",
+                          tmp_path / "b.csv"), "bare IForest")
     assert run("plot", tmp_path / "iso.mnpad", files["csv"], "--out", tmp_path / "i.png")[0] == 0
 
 
