@@ -379,15 +379,17 @@ class TorchDetector(BaseDetector):
         return history
 
     def _batched(self, fn, X, chunk=None):
-        """Apply ``fn(tensor) -> tensor`` over fixed-size chunks of X; returns a numpy array.
+        """Apply ``fn(tensor) -> tensor`` to X; returns a numpy array.
 
-        Every chunk has exactly ``_score_chunk`` rows (the last is zero-padded), so the same
-        kernels run whatever the number of rows: a row's score is bit-identical however the
-        caller batches its input.
+        ``chunk`` rows (default: the ``batch_size`` parameter) are moved to the device at a
+        time, but the network always runs on blocks of exactly ``_score_chunk`` rows (the last
+        one zero-padded), so the same kernels run whatever the number of rows or the batch
+        size: a row's score is bit-identical however the caller batches its input.
         """
         import torch
 
-        chunk = chunk or self._score_chunk
+        block = int(self._score_chunk)
+        chunk = max(int(chunk or getattr(self, "batch_size", block) or block), 1)
         n = X.shape[0]
         outs = []
         net = getattr(self, "net_", None)
@@ -397,13 +399,13 @@ class TorchDetector(BaseDetector):
         try:
             with torch.inference_mode(), _aligned_matmul():
                 for start in range(0, n, chunk):
-                    block = X[start:start + chunk]
-                    m = block.shape[0]
-                    if m < chunk:
-                        pad = np.zeros((chunk - m,) + block.shape[1:], dtype=block.dtype)
-                        block = np.concatenate([block, pad])
-                    out = fn(self._tensor(block))
-                    outs.append(out[:m].float().cpu().numpy())
+                    t = self._tensor(X[start:start + chunk])
+                    for s in range(0, t.shape[0], block):
+                        part = t[s:s + block]
+                        m = part.shape[0]
+                        if m < block:
+                            part = torch.cat([part, part.new_zeros((block - m,) + part.shape[1:])])
+                        outs.append(fn(part)[:m].float().cpu().numpy())
         finally:
             if net is not None and was_training:
                 net.train()

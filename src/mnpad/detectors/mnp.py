@@ -18,6 +18,7 @@ from ..base import TorchDetector
 __all__ = ["MNP"]
 
 
+
 def _net_class():
     import torch
     from torch import nn
@@ -325,7 +326,8 @@ class MNP(TorchDetector):
                 q = su / su.sum(1, keepdim=True)
                 p = q.pow(2) / q.sum(0)
                 p = (p / p.sum(1, keepdim=True)).detach()  # DEC target distribution
-                l_kl = (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum()
+                # KL(P || Q) averaged over the batch (eq. 8 sums; see docs/mnp.md)
+                l_kl = (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum(1).mean()
                 l_con = -F.logsigmoid((w * smax_u).mean() - smax_a.mean())
                 l_np = l_con + l_kl
             else:
@@ -373,7 +375,7 @@ class MNP(TorchDetector):
 
     # ------------------------------------------------------------------ scoring
     def _score(self, X):
-        return self._batched(lambda t: self.net_(t)[0], X, chunk=int(self.batch_size)).astype(
+        return self._batched(lambda t: self.net_(t)[0], X).astype(
             np.float64)
 
     def _outputs(self, X):
@@ -388,7 +390,7 @@ class MNP(TorchDetector):
             e = torch.zeros_like(logit) if e is None else e
             return torch.cat([logit[:, None], e[:, None], s, zn], 1)
 
-        out = self._batched(fn, X, chunk=int(self.batch_size))
+        out = self._batched(fn, X)
         return out[:, 0], out[:, 1], out[:, 2:2 + k], out[:, 2 + k:2 + k + H]
 
     def _validated(self, X):
@@ -426,7 +428,7 @@ class MNP(TorchDetector):
         if per_feature:
             return self._batched(
                 lambda t: F.smooth_l1_loss(self.net_.decoder(self.net_.encoder(t)), t,
-                                           reduction="none"), X, chunk=int(self.batch_size))
+                                           reduction="none"), X)
         return self._batched(lambda t: self.net_.recon_error(t, self.net_.encoder(t)), X,
                              chunk=int(self.batch_size))
 

@@ -1,0 +1,184 @@
+"""MNP-specific tests: quality floors, ablation switches, determinism, explain API, paper protocol."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+
+import mnpad
+from mnpad import MNP
+from mnpad.metrics import evaluate
+
+from _synth import multimodal_task
+
+FAST = dict(epochs=10, pretrain_epochs=5, steps_per_epoch=32)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return multimodal_task(seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(task):
+    Xtr, y, _, _, _ = task
+    return MNP(random_state=0, **FAST).fit(Xtr, y)
+
+
+def test_beats_single_prototype_and_iforest(task, fitted):
+    """Multi-modal normal data + contamination: the full model must beat its single-prototype
+    ablation and IsolationForest (a broken similarity, loss sign or scorer fails this)."""
+    Xtr, y, _, Xte, yte = task
+    full = evaluate(yte, fitted.decision_function(Xte))["aucpr"]
+    single = MNP(n_prototypes=1, random_state=0, **FAST).fit(Xtr, y)
+    one = evaluate(yte, single.decision_function(Xte))["aucpr"]
+    iso = evaluate(yte, -IsolationForest(random_state=0).fit(Xtr).score_samples(Xte))["aucpr"]
+    assert full > 0.6
+    assert full > one + 0.1, (full, one)
+    assert full > iso + 0.05, (full, iso)
+
+
+def test_prototypes_found_automatically(fitted):
+    # 4 normal clusters; the silhouette criterion on unlabeled codes should find several
+    assert 2 <= fitted.n_prototypes_ <= 10
+    assert set(map(int, fitted.silhouette_)) == set(range(2, 11))
+    assert fitted.prototypes_.shape == (fitted.n_prototypes_, 8)
+    np.testing.assert_allclose(np.linalg.norm(fitted.prototypes_, axis=1), 1, rtol=1e-5)
+
+
+def test_history_records_losses_and_dwa(fitted):
+    train = [h for h in fitted.history_ if "phase" not in h]
+    pre = [h for h in fitted.history_ if h.get("phase") == "pretrain"]
+    assert len(train) == FAST["epochs"] and len(pre) == FAST["pretrain_epochs"]
+    for key in ("loss_recon", "loss_np", "loss_score", "dwa_recon", "dwa_np", "dwa_score"):
+        assert all(np.isfinite(h[key]) for h in train)
+    # DWA weights always sum to the number of losses (K = 3)
+    assert all(abs(h["dwa_recon"] + h["dwa_np"] + h["dwa_score"] - 3) < 1e-4 for h in train)
+    assert pre[-1]["pretrain_mse"] < pre[0]["pretrain_mse"]
+
+
+def test_similarity_is_student_t_on_unit_vectors(fitted, task):
+    Xte = task[3][:50]
+    z, s = fitted.transform(Xte), fitted.similarity(Xte)
+    d2 = ((z[:, None, :] - fitted.prototypes_[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(s, 1 / (1 + d2), rtol=1e-4, atol=1e-5)  # alpha = 1
+    assert (s >= 0.2 - 1e-6).all() and (s <= 1 + 1e-6).all()
+    np.testing.assert_array_equal(fitted.nearest_prototype(Xte), s.argmax(1))
+
+
+def test_explain(fitted, task):
+    df = fitted.explain(task[3][:5], top_features=2)
+    assert list(df.columns) == ["score", "nearest_prototype", "similarity", "recon_error",
+                                "top_features"]
+    np.testing.assert_allclose(df["score"], fitted.decision_function(task[3][:5]))
+    per = fitted.reconstruction_error(task[3][:5], per_feature=True)
+    np.testing.assert_allclose(per.mean(1), df["recon_error"], rtol=1e-5)
+    assert df["top_features"].str.count(":").eq(2).all()
+
+
+@pytest.mark.parametrize("switch", [dict(use_recon_loss=False), dict(use_np_loss=False),
+                                    dict(use_weights=False), dict(use_decoder=False)])
+def test_ablation_switches(task, switch):
+    Xtr, y, _, Xte, _ = task
+    m = MNP(random_state=0, epochs=2, pretrain_epochs=1, steps_per_epoch=4, n_prototypes=3,
+            **switch).fit(Xtr, y)
+    hist = [h for h in m.history_ if "phase" not in h]
+    if switch in (dict(use_recon_loss=False), dict(use_decoder=False)):
+        assert all(h["loss_recon"] == 0 for h in hist)
+    if switch == dict(use_np_loss=False):
+        assert all(h["loss_np"] == 0 for h in hist)
+    if switch == dict(use_decoder=False):  # scorer sees cat(z, s) only
+        assert m.net_.scorer[0].in_features == 8 + 1
+    assert np.isfinite(m.decision_function(Xte)).all()
+
+
+def test_weights_change_training(task):
+    Xtr, y, _, Xte, _ = task
+    kw = dict(random_state=0, epochs=2, pretrain_epochs=1, steps_per_epoch=4, n_prototypes=3)
+    a = MNP(**kw).fit(Xtr, y).decision_function(Xte)
+    b = MNP(use_weights=False, **kw).fit(Xtr, y).decision_function(Xte)
+    assert not np.allclose(a, b)
+
+
+def test_early_stopping_restores_best(task):
+    Xtr, y, ytrue, Xte, yte = task
+    m = MNP(random_state=0, epochs=12, patience=2, pretrain_epochs=1, steps_per_epoch=8,
+            n_prototypes=3).fit(Xtr, y, validation_data=(Xte[::2], yte[::2]))
+    hist = [h for h in m.history_ if "phase" not in h]
+    best = max(h["val_score"] for h in hist)
+    from sklearn.metrics import average_precision_score
+
+    assert average_precision_score(yte[::2], m.decision_function(Xte[::2])) == pytest.approx(best)
+    with pytest.raises(ValueError, match="y_val"):
+        MNP(**FAST).fit(Xtr, y, validation_data=(Xte, np.zeros_like(yte)))
+
+
+def test_too_few_unlabeled_rows():
+    X = np.random.default_rng(0).random((12, 3)).astype(np.float32)
+    y = np.r_[np.ones(2), np.zeros(10)]
+    with pytest.raises(ValueError, match="unlabeled row"):
+        MNP().fit(X, y)
+
+
+def test_fewer_rows_than_a_batch_trains(task):
+    Xtr, y, *_ = task
+    X = np.vstack([Xtr[:40], Xtr[y == 1][:2]])
+    yy = np.r_[np.zeros(40), np.ones(2)]
+    m = MNP(random_state=0, epochs=1, pretrain_epochs=1, steps_per_epoch=2).fit(X, yy)
+    assert np.isfinite(m.decision_scores_).all()
+
+
+@pytest.mark.parametrize("bad", [dict(n_prototypes=0), dict(n_prototypes="many"), dict(lr=-1),
+                                 dict(epochs=-1), dict(batch_size_unlabeled=0)])
+def test_bad_params(task, bad):
+    Xtr, y, *_ = task
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        MNP(**bad).fit(Xtr, y)
+
+
+def test_global_rng_untouched(task):
+    import torch
+
+    Xtr, y, *_ = task
+    np.random.seed(1)
+    torch.manual_seed(1)
+    a_np, a_t = np.random.random(), torch.rand(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    MNP(random_state=3, epochs=1, pretrain_epochs=1, steps_per_epoch=2, n_prototypes=2).fit(Xtr, y)
+    assert np.random.random() == a_np and torch.equal(torch.rand(1), a_t)
+
+
+def test_scoring_batch_size_never_changes_scores(fitted, task):
+    Xte = task[3]
+    ref = fitted.decision_function(Xte)
+    for bs in (1, 7, 1000):
+        fitted.set_params(batch_size=bs)
+        np.testing.assert_array_equal(fitted.decision_function(Xte), ref)
+    fitted.set_params(batch_size=4096)
+    np.testing.assert_array_equal(fitted.decision_function(Xte[13:14]), ref[13:14])
+
+
+@pytest.mark.data
+def test_pendigits_paper_protocol_floor():
+    """One seed of the paper's protocol on pendigits reaches AUC-PR >= 0.70 (issue 2)."""
+    datasets = pytest.importorskip("mnpad.datasets")
+    from mnpad.protocol import make_split
+
+    if "pendigits" not in datasets.available_datasets():
+        pytest.skip("pendigits not present (set MNPAD_DATA)")
+    s = make_split("pendigits", protocol="paper")
+    m = MNP(random_state=42).fit(s.X_train, s.y_train, validation_data=(s.X_val, s.y_val))
+    r = evaluate(s.y_test, m.decision_function(s.X_test))
+    assert r["aucpr_trapz"] >= 0.70, r
+
+
+def test_save_load_roundtrip(fitted, task, tmp_path):
+    p = tmp_path / "m.mnpad"
+    fitted.save(p)
+    m2 = mnpad.load(p)
+    np.testing.assert_array_equal(m2.decision_function(task[3]), fitted.decision_function(task[3]))
+    assert m2.n_prototypes_ == fitted.n_prototypes_
+    with pytest.raises(FileExistsError):
+        fitted.save(p)
