@@ -51,7 +51,7 @@ def make_task(seed=0, anomaly_rate=0.04, n_labeled=5):
     return DemoTask(Xtr, weak, ytr_true, Xte, yte, digit[idx[tr]])
 
 
-def run(out_dir="demo_out", seed=0, verbose=True, epochs=30):
+def run(out_dir="demo_out", seed=0, progress=True, epochs=30, echo=print):
     """Train MNP and IsolationForest, print their test AUC-PR/AUC-ROC, save the latent plot."""
     from sklearn.ensemble import IsolationForest
 
@@ -60,14 +60,14 @@ def run(out_dir="demo_out", seed=0, verbose=True, epochs=30):
 
     task = make_task(seed)
     n_contam = int(task.y_train_true.sum() - task.y_train.sum())
-    say = print if verbose else (lambda *a, **k: None)
+    say = echo
     say(f"digits task: {len(task.X_train)} train rows ({int(task.y_train.sum())} labeled "
         f"anomalies, {n_contam} unlabeled anomalies as contamination), {len(task.X_test)} test "
         f"rows ({int(task.y_test.sum())} anomalies); normal digits {NORMAL_DIGITS}, "
         f"anomaly digit {ANOMALY_DIGIT}")
     results = {}
     t = time.perf_counter()
-    mnp = MNP(epochs=epochs, random_state=seed, verbose=verbose).fit(task.X_train, task.y_train)
+    mnp = MNP(epochs=epochs, random_state=seed, verbose=progress).fit(task.X_train, task.y_train)
     results["MNP"] = {**evaluate(task.y_test, mnp.decision_function(task.X_test)),
                       "fit_s": time.perf_counter() - t}
     t = time.perf_counter()

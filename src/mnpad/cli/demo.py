@@ -17,5 +17,5 @@ def add_parser(sub):
 def _run(args):
     from ..demo import run
 
-    run(out_dir=args.out, seed=args.seed, verbose=not args.quiet)
+    run(out_dir=args.out, seed=args.seed, progress=not args.quiet)
     return 0
