@@ -51,7 +51,7 @@ def make_task(seed=0, anomaly_rate=0.04, n_labeled=5):
     return DemoTask(Xtr, weak, ytr_true, Xte, yte, digit[idx[tr]])
 
 
-def run(out_dir="demo_out", seed=0, progress=True, epochs=30, echo=print):
+def run(out_dir="demo_out", seed=0, progress=True, echo=print):
     """Train MNP and IsolationForest, print their test AUC-PR/AUC-ROC, save the latent plot."""
     from sklearn.ensemble import IsolationForest
 
@@ -67,7 +67,7 @@ def run(out_dir="demo_out", seed=0, progress=True, epochs=30, echo=print):
         f"anomaly digit {ANOMALY_DIGIT}")
     results = {}
     t = time.perf_counter()
-    mnp = MNP(epochs=epochs, random_state=seed, verbose=progress).fit(task.X_train, task.y_train)
+    mnp = MNP(random_state=seed, verbose=progress).fit(task.X_train, task.y_train)
     results["MNP"] = {**evaluate(task.y_test, mnp.decision_function(task.X_test)),
                       "fit_s": time.perf_counter() - t}
     t = time.perf_counter()

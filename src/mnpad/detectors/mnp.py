@@ -17,6 +17,11 @@ from ..base import TorchDetector
 
 __all__ = ["MNP"]
 
+#: ``epochs='auto'``: the maximum with early stopping on ``validation_data`` ...
+AUTO_EPOCHS_WITH_VALIDATION = 100
+#: ... and the fixed schedule without it (median validation-chosen epoch, docs/mnp.md)
+AUTO_EPOCHS_WITHOUT_VALIDATION = 2
+
 
 
 def _net_class():
@@ -83,10 +88,13 @@ class MNP(TorchDetector):
     max_prototypes : int, default=10
     latent_dim : int, default=8
         H, the latent width (paper: 8).
-    epochs : int, default=50
+    epochs : int or 'auto', default='auto'
         Training epochs of ``steps_per_epoch`` steps. With ``validation_data`` this is the
         maximum and training stops early after ``patience`` epochs without improvement of the
-        validation average precision; without it the full schedule runs.
+        validation average precision, restoring the best epoch; without it the full schedule
+        runs. ``'auto'``: at most 100 epochs with ``validation_data``; 2 epochs without it,
+        the median best epoch that validation-based early stopping chose on development splits
+        (see docs/mnp.md; no test split was used).
     steps_per_epoch : int, default=64
     batch_size_unlabeled : int, default=128
         b_u (paper: 128).
@@ -139,7 +147,7 @@ class MNP(TorchDetector):
     min_unlabeled = 16
     _fitted_json = ("n_prototypes_", "silhouette_")
 
-    def __init__(self, n_prototypes="auto", max_prototypes=10, latent_dim=8, epochs=50,
+    def __init__(self, n_prototypes="auto", max_prototypes=10, latent_dim=8, epochs="auto",
                  steps_per_epoch=64, batch_size_unlabeled=128, batch_size_anomaly=32, lr=5e-3,
                  weight_decay=5e-4, margin=0.02, alpha=1.0, beta=1.0, pretrain_epochs=10,
                  pretrain_batch_size=256, dwa_temperature=2.0, patience=15, use_recon_loss=True,
@@ -183,7 +191,10 @@ class MNP(TorchDetector):
                 raise ValueError(f"{name} must be an int >= 1; got {v!r}.")
         if self.max_prototypes < 2 and k == "auto":
             raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'.")
-        for name in ("epochs", "pretrain_epochs", "patience"):
+        if not (self.epochs == "auto" or (isinstance(self.epochs, (int, np.integer))
+                                           and self.epochs >= 0)):
+            raise ValueError(f"epochs must be 'auto' or an int >= 0; got {self.epochs!r}.")
+        for name in ("pretrain_epochs", "patience"):
             v = getattr(self, name)
             if not (isinstance(v, (int, np.integer)) and v >= 0):
                 raise ValueError(f"{name} must be an int >= 0; got {v!r}.")
@@ -370,7 +381,10 @@ class MNP(TorchDetector):
             def val_fn():
                 return average_precision_score(yv, self._score(Xv))
 
-        return self._run_epochs(int(self.epochs), epoch, val_fn=val_fn, patience=int(self.patience),
+        n_epochs = self.epochs
+        if n_epochs == "auto":
+            n_epochs = AUTO_EPOCHS_WITH_VALIDATION if val_fn else AUTO_EPOCHS_WITHOUT_VALIDATION
+        return self._run_epochs(int(n_epochs), epoch, val_fn=val_fn, patience=int(self.patience),
                                 desc="MNP")
 
     # ------------------------------------------------------------------ scoring
