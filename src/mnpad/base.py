@@ -378,13 +378,14 @@ class TorchDetector(BaseDetector):
                 m.load_state_dict(s)
         return history
 
-    def _batched(self, fn, X, chunk=None):
+    def _batched(self, fn, X, chunk=None, aligned=True):
         """Apply ``fn(tensor) -> tensor`` to X; returns a numpy array.
 
         ``chunk`` rows (default: the ``batch_size`` parameter) are moved to the device at a
         time, but the network always runs on blocks of exactly ``_score_chunk`` rows (the last
         one zero-padded), so the same kernels run whatever the number of rows or the batch
         size: a row's score is bit-identical however the caller batches its input.
+        ``aligned=False`` skips the matmul padding, for ``fn`` that pads its widths itself.
         """
         import torch
 
@@ -397,7 +398,8 @@ class TorchDetector(BaseDetector):
         if net is not None:
             net.eval()
         try:
-            with torch.inference_mode(), _aligned_matmul():
+            with torch.inference_mode(), (_aligned_matmul() if aligned
+                                          else contextlib.nullcontext()):
                 for start in range(0, n, chunk):
                     t = self._tensor(X[start:start + chunk])
                     for s in range(0, t.shape[0], block):
@@ -405,7 +407,8 @@ class TorchDetector(BaseDetector):
                         m = part.shape[0]
                         if m < block:
                             part = torch.cat([part, part.new_zeros((block - m,) + part.shape[1:])])
-                        outs.append(fn(part)[:m].float().cpu().numpy())
+                        # copy: on the CPU .numpy() shares memory with fn's (reusable) output
+                        outs.append(fn(part)[:m].float().cpu().numpy().copy())
         finally:
             if net is not None and was_training:
                 net.train()

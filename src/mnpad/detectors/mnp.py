@@ -11,6 +11,8 @@ clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and
 from __future__ import annotations
 
 
+import threading
+
 import numpy as np
 
 from ..base import TorchDetector
@@ -22,6 +24,83 @@ AUTO_EPOCHS_WITH_VALIDATION = 100
 #: ... and the fixed schedule without it (median validation-chosen epoch, docs/mnp.md)
 AUTO_EPOCHS_WITHOUT_VALIDATION = 2
 
+
+def _padded_inference(net, n_features):
+    """Inference-only copy of a trained MNPNet with every width padded to a multiple of 16.
+
+    Zero-padded inputs, units and weights leave every value unchanged (LeakyReLU(0) = 0,
+    SmoothL1(0, 0) = 0), while each row of every matrix product starts 64-byte aligned and no
+    per-call padding or dispatch overhead remains: scoring is faster and a row's score is
+    bit-identical wherever it sits in a batch (BLAS rounding can depend on row alignment).
+    Returns ``fn(x) -> (logit, e, s, zn)`` for a block ``x`` of shape (B, n_features).
+    """
+    import torch
+    from torch.nn import functional as F
+
+    def r16(n):
+        return -(-n // 16) * 16
+
+    def padded(w, rows, cols):
+        out = w.new_zeros(rows, cols)
+        out[:w.shape[0], :w.shape[1]] = w
+        return out
+
+    D = n_features
+    e1, e2, d1, d2 = net.encoder[0], net.encoder[2], net.decoder[0], net.decoder[2]
+    s1, s2 = net.scorer[0], net.scorer[2]
+    h, H = e1.out_features, e2.out_features
+    Dp, hp, Hp = r16(D), r16(h), r16(H)
+    with torch.no_grad():
+        W1, b1 = padded(e1.weight, hp, Dp).T.contiguous(), padded(e1.bias[:, None], hp, 1)[:, 0]
+        W2, b2 = padded(e2.weight, Hp, hp).T.contiguous(), padded(e2.bias[:, None], Hp, 1)[:, 0]
+        W3, b3 = padded(d1.weight, hp, Hp).T.contiguous(), padded(d1.bias[:, None], hp, 1)[:, 0]
+        W4, b4 = padded(d2.weight, Dp, hp).T.contiguous(), padded(d2.bias[:, None], Dp, 1)[:, 0]
+        unT = padded(F.normalize(net.prototypes, dim=1), net.prototypes.shape[0], Hp).T.contiguous()
+        # scorer input laid out as [zn (Hp), e, smax, 0...]; the network's is [e, zn, smax]
+        Fp = r16(Hp + 2)
+        ws = s1.weight
+        W5 = ws.new_zeros(ws.shape[0], Fp)
+        off = 1 if net.use_decoder else 0
+        W5[:, :H] = ws[:, off:off + H]
+        if net.use_decoder:
+            W5[:, Hp] = ws[:, 0]
+        W5[:, Hp + 1] = ws[:, off + H]
+        W5, b5 = W5.T.contiguous(), s1.bias.clone()
+        W6, b6 = s2.weight.T.contiguous(), s2.bias.clone()
+    alpha, use_dec = net.alpha, net.use_decoder
+    local = threading.local()  # per-thread work buffers, reused across blocks
+
+    def buffers(x):
+        B = x.shape[0]
+        b = getattr(local, "b", None)
+        if b is None or b["x"].shape[0] != B or b["x"].device != x.device:
+            new = lambda n: x.new_zeros(B, n)  # noqa: E731
+            b = local.b = {"x": new(Dp), "a1": new(hp), "z": new(Hp), "a3": new(hp),
+                           "xh": new(Dp), "f": new(Fp), "a5": new(W5.shape[1]), "o": new(1)}
+        return b
+
+    def fn(x):
+        b = buffers(x)
+        xp, z, feats = b["x"], b["z"], b["f"]
+        xp[:, :D].copy_(x)  # the padding columns stay zero
+        F.leaky_relu_(torch.addmm(b1, xp, W1, out=b["a1"]), 0.01)
+        F.leaky_relu_(torch.addmm(b2, b["a1"], W2, out=z), 0.01)
+        zn = F.normalize(z, dim=1)
+        dist = (2.0 - 2.0 * (zn @ unT)).clamp_min_(0.0)
+        s = 1.0 / (1.0 + dist) if alpha == 1.0 else (1.0 + dist / alpha).pow(-(alpha + 1) / 2)
+        feats[:, :Hp] = zn
+        feats[:, Hp + 1] = s.max(1).values
+        e = None
+        if use_dec:
+            F.leaky_relu_(torch.addmm(b3, z, W3, out=b["a3"]), 0.01)
+            F.leaky_relu_(torch.addmm(b4, b["a3"], W4, out=b["xh"]), 0.01)
+            e = F.smooth_l1_loss(b["xh"], xp, reduction="none").sum(1) / D
+            feats[:, Hp] = e
+        F.leaky_relu_(torch.addmm(b5, feats, W5, out=b["a5"]), 0.01)
+        logit = torch.addmm(b6, b["a5"], W6, out=b["o"])[:, 0].clone()
+        return logit, e, s, zn[:, :H]
+
+    return fn
 
 
 def _net_class():
@@ -388,9 +467,19 @@ class MNP(TorchDetector):
                                 desc="MNP")
 
     # ------------------------------------------------------------------ scoring
+    def _inference(self):
+        """The padded inference function of the current network (built once, then cached)."""
+        cache = getattr(self, "_inference_cache", None)
+        if cache is None or cache[0] is not self.net_ or self.net_.training:
+            fn = _padded_inference(self.net_, self.n_features_in_)
+            self._inference_cache = cache = (self.net_, fn)
+        return cache[1]
+
     def _score(self, X):
-        return self._batched(lambda t: self.net_(t)[0], X).astype(
-            np.float64)
+        if self.net_.training:  # validation scoring during training: the live network
+            return self._batched(lambda t: self.net_(t)[0], X).astype(np.float64)
+        fn = self._inference()
+        return self._batched(lambda t: fn(t)[0], X, aligned=False).astype(np.float64)
 
     def _outputs(self, X):
         """(logit, recon error, similarities, normalised latent) for validated X, as numpy."""
@@ -399,12 +488,14 @@ class MNP(TorchDetector):
         X = self._validated(X)
         k, H = self.n_prototypes_, self.arch_["latent"]
 
+        infer = self._inference()
+
         def fn(t):
-            logit, e, s, zn = self.net_(t)
+            logit, e, s, zn = infer(t)
             e = torch.zeros_like(logit) if e is None else e
             return torch.cat([logit[:, None], e[:, None], s, zn], 1)
 
-        out = self._batched(fn, X)
+        out = self._batched(fn, X, aligned=False)
         return out[:, 0], out[:, 1], out[:, 2:2 + k], out[:, 2 + k:2 + k + H]
 
     def _validated(self, X):
