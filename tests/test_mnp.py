@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _synth import multimodal_task
 from sklearn.ensemble import IsolationForest
 
 import mnpad
 from mnpad import MNP
 from mnpad.metrics import evaluate
-
-from _synth import multimodal_task
 
 FAST = dict(epochs=10, pretrain_epochs=5, steps_per_epoch=32)
 

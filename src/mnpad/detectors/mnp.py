@@ -10,7 +10,6 @@ clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and
 
 from __future__ import annotations
 
-
 import threading
 
 import numpy as np
@@ -526,7 +525,6 @@ class MNP(TorchDetector):
 
     def reconstruction_error(self, X, per_feature=False):
         """Reconstruction error per row (mean SmoothL1), or per feature with ``per_feature``."""
-        import torch
         from torch.nn import functional as F
 
         X = self._validated(X)
