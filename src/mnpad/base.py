@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 import time
 
 import numpy as np
@@ -251,16 +252,28 @@ def _jsonable(v):
 
 @contextlib.contextmanager
 def _torch_seeded(seed):
-    """Seed torch inside a forked RNG state, so the global RNG is left as it was."""
+    """Seed torch inside a forked RNG state, so the global RNG is left as it was.
+
+    On CUDA, deterministic algorithms are switched on for the fit and restored afterwards.
+    """
     try:
         import torch
     except ImportError:  # pragma: no cover
         yield
         return
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed % (2**63 - 1))
-        yield
+    cuda = torch.cuda.is_available()
+    devices = list(range(torch.cuda.device_count())) if cuda else []
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    if cuda:  # deterministic CUDA kernels for the fit (cuBLAS needs this workspace setting)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed % (2**63 - 1))
+            yield
+    finally:
+        if cuda:
+            torch.use_deterministic_algorithms(was_deterministic)
 
 
 def _aligned_matmul():
