@@ -26,7 +26,7 @@ from mnpad.metrics import evaluate  # noqa: E402
 out = {"torch": torch.__version__, "cuda": torch.cuda.is_available(),
        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 Xtr, y, _, Xte, yte = multimodal_task(seed=0)
-kw = dict(epochs=10, pretrain_epochs=5, steps_per_epoch=32, random_state=0)
+kw = dict(epochs=10, pretrain_epochs=5, steps_per_epoch=32, lr=5e-3, random_state=0)
 res = {}
 for dev in ("cpu", "cuda"):
     t = time.perf_counter()
