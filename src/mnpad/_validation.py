@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_X", "check_y", "check_random_state_int"]
+__all__ = ["check_X", "check_y", "check_random_state_int", "check_params"]
 
 
 def _frame_to_array(X, name):
@@ -179,3 +179,27 @@ def check_random_state_int(random_state, rng=None):
             raise ValueError(f"random_state must be a non-negative int; got {random_state}.")
         return np.random.default_rng(int(random_state))
     raise TypeError(f"random_state must be None, an int or a numpy Generator; got {random_state!r}.")
+
+
+def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=(), min_int=None):
+    """Raise ``ValueError`` naming the first hyper-parameter of ``est`` out of its range.
+
+    ``min_int`` maps names to the smallest int they accept."""
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    def is_num(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+    for names, ok, what in ((pos_int, lambda v: is_int(v) and v >= 1, "an int >= 1"),
+                            (nonneg_int, lambda v: is_int(v) and v >= 0, "an int >= 0"),
+                            (pos_num, lambda v: is_num(v) and v > 0, "a positive number"),
+                            (nonneg_num, lambda v: is_num(v) and v >= 0, "a number >= 0")):
+        for name in names:
+            v = getattr(est, name)
+            if not ok(v):
+                raise ValueError(f"{name} must be {what}; got {v!r}.")
+    for name, lo in (min_int or {}).items():
+        v = getattr(est, name)
+        if not (is_int(v) and v >= lo):
+            raise ValueError(f"{name} must be an int >= {lo}; got {v!r}.")

@@ -7,36 +7,8 @@ keeps its own network, loss and sampling.
 
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
-
-__all__ = ["check_params", "keras_rmsprop", "keras_init", "run_steps", "as_index",
+__all__ = ["keras_rmsprop", "keras_init", "run_steps", "as_index",
            "balanced_indices", "same_shape", "val_metric"]
-
-
-def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=(), min_int=None):
-    """Raise ``ValueError`` naming the first hyper-parameter of ``est`` out of its range.
-
-    ``min_int`` maps names to the smallest int they accept."""
-    def is_int(v):
-        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-    def is_num(v):
-        return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
-
-    for names, ok, what in ((pos_int, lambda v: is_int(v) and v >= 1, "an int >= 1"),
-                            (nonneg_int, lambda v: is_int(v) and v >= 0, "an int >= 0"),
-                            (pos_num, lambda v: is_num(v) and v > 0, "a positive number"),
-                            (nonneg_num, lambda v: is_num(v) and v >= 0, "a number >= 0")):
-        for name in names:
-            v = getattr(est, name)
-            if not ok(v):
-                raise ValueError(f"{name} must be {what}; got {v!r}.")
-    for name, lo in (min_int or {}).items():
-        v = getattr(est, name)
-        if not (is_int(v) and v >= lo):
-            raise ValueError(f"{name} must be an int >= {lo}; got {v!r}.")
 
 
 def keras_rmsprop(params, lr):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import check_params
 
 __all__ = ["DeepSVDD", "svdd_network"]
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import balanced_indices, check_params, keras_init, keras_rmsprop, run_steps, same_shape
+from ._weak import balanced_indices, keras_init, keras_rmsprop, run_steps, same_shape
 
 __all__ = ["DevNet", "deviation_loss"]
 

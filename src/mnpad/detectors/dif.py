@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import TorchDetector
 from ._sklearn import SklearnStateMixin
-from ._weak import check_params
 
 __all__ = ["DIF", "deas_score", "path_stats"]
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import as_index, balanced_indices, check_params, keras_init, run_steps, same_shape
+from ._weak import as_index, balanced_indices, keras_init, run_steps, same_shape
 
 __all__ = ["FeaWAD", "feawad_loss"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import BaseDetector
 from ._sklearn import SklearnStateMixin
-from ._weak import check_params
 
 __all__ = ["GBDT"]
 

@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import TorchDetector
 
 __all__ = ["MNP"]
@@ -270,28 +271,17 @@ class MNP(TorchDetector):
         k = self.n_prototypes
         if not (k == "auto" or (isinstance(k, (int, np.integer)) and k >= 1)):
             raise ValueError(f"n_prototypes must be 'auto' or an int >= 1; got {k!r}.")
-        for name in ("max_prototypes", "latent_dim", "steps_per_epoch", "batch_size_unlabeled",
-                     "batch_size_anomaly", "pretrain_batch_size", "batch_size"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise ValueError(f"{name} must be an int >= 1; got {v!r}.")
-        if self.max_prototypes < 2 and k == "auto":
-            raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'.")
         if not (self.epochs == "auto" or (isinstance(self.epochs, (int, np.integer))
                                            and self.epochs >= 0)):
             raise ValueError(f"epochs must be 'auto' or an int >= 0; got {self.epochs!r}.")
-        for name in ("pretrain_epochs", "patience"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 0):
-                raise ValueError(f"{name} must be an int >= 0; got {v!r}.")
-        for name in ("lr", "pretrain_lr", "alpha", "dwa_temperature"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0):
-                raise ValueError(f"{name} must be a positive number; got {v!r}.")
-        for name in ("weight_decay", "margin", "beta"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v >= 0):
-                raise ValueError(f"{name} must be a number >= 0; got {v!r}.")
+        check_params(self, pos_int=("max_prototypes", "latent_dim", "steps_per_epoch",
+                                    "batch_size_unlabeled", "batch_size_anomaly",
+                                    "pretrain_batch_size", "batch_size"),
+                     nonneg_int=("pretrain_epochs", "patience"),
+                     pos_num=("lr", "pretrain_lr", "alpha", "dwa_temperature"),
+                     nonneg_num=("weight_decay", "margin", "beta"))
+        if self.max_prototypes < 2 and k == "auto":
+            raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'.")
 
     def _build_network(self, n_features, hidden, latent, n_prototypes):
         return _net_class()(n_features, hidden, latent, n_prototypes, 16, self.use_decoder,
@@ -483,9 +473,9 @@ class MNP(TorchDetector):
         return cache[1]
 
     def _score(self, X):
-        if self.net_.training:  # validation scoring during training: the live network
-            return self._batched(lambda t: self.net_(t)[0], X).astype(np.float64)
-        fn = self._inference()
+        # during training (validation scoring) the weights change: build a fresh copy
+        fn = (_padded_inference(self.net_, self.n_features_in_) if self.net_.training
+              else self._inference())
         return self._batched(lambda t: fn(t)[0], X, aligned=False).astype(np.float64)
 
     def _outputs(self, X):

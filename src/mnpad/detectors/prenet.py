@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import as_index, check_params, keras_init, keras_rmsprop, run_steps, same_shape
+from ._weak import as_index, keras_init, keras_rmsprop, run_steps, same_shape
 
 __all__ = ["PReNet"]
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import as_index, check_params, run_steps, same_shape, val_metric
+from ._weak import as_index, run_steps, same_shape, val_metric
 
 __all__ = ["RoSAS"]
 
