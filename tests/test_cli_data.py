@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 import mnpad
 from mnpad.cli.main import main
 
-TINY = '{"epochs": 10, "pretrain_epochs": 2, "steps_per_epoch": 8, "max_prototypes": 4}'
+TINY = '{"epochs": 10, "pretrain_epochs": 2, "steps_per_epoch": 8, "max_prototypes": 4, "lr": 0.005}'
 N, N_INJECTED, N_LABELED = 400, 24, 10
 BIN = Path(sys.executable).parent
 

@@ -12,7 +12,7 @@ from mnpad import MNP
 from mnpad.metrics import evaluate
 
 # short, fast schedule (lr 5e-3 converges in few steps on this easy task; defaults: docs/mnp.md)
-FAST = dict(epochs=10, pretrain_epochs=5, steps_per_epoch=32, lr=5e-3)
+FAST = dict(epochs=10, pretrain_epochs=5, steps_per_epoch=32, lr=5e-3, early_stopping=False)
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +189,20 @@ def test_save_load_roundtrip(fitted, task, tmp_path):
     assert m2.n_prototypes_ == fitted.n_prototypes_
     with pytest.raises(FileExistsError):
         fitted.save(p)
+
+
+def test_internal_validation_without_validation_data(task):
+    Xtr, y, *_ = task  # 10 labeled anomalies: 2 held out with validation_fraction=0.2
+    kw = dict(random_state=0, epochs=4, patience=2, pretrain_epochs=1, steps_per_epoch=4,
+              n_prototypes=2)
+    m = MNP(**kw).fit(Xtr, y)
+    assert m.validation_.startswith("internal (2 labeled anomalies")
+    assert all("val_score" in h for h in m.history_ if "phase" not in h)
+    off = MNP(early_stopping=False, **kw).fit(Xtr, y)
+    assert off.validation_ == "none"
+    assert not any("val_score" in h for h in off.history_)
+    few = y.copy()
+    few[np.flatnonzero(y)[1:]] = 0  # a single labeled anomaly: nothing to hold out
+    assert MNP(**kw).fit(Xtr, few).validation_ == "none"
+    with pytest.raises(ValueError, match="validation_fraction"):
+        MNP(validation_fraction=1.5).fit(Xtr, y)

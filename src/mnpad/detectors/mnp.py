@@ -23,6 +23,8 @@ __all__ = ["MNP"]
 AUTO_EPOCHS_WITH_VALIDATION = 100
 #: ... and the fixed schedule without it (median validation-chosen epoch, docs/mnp.md)
 AUTO_EPOCHS_WITHOUT_VALIDATION = 6
+#: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
+MIN_HELD_OUT_ANOMALIES = 2
 
 
 def _padded_inference(net, n_features):
@@ -200,7 +202,15 @@ class MNP(TorchDetector):
     dwa_temperature : float, default=2.0
         T of dynamic weight averaging (eq. 13).
     patience : int, default=15
-        Early-stopping patience in epochs (only with ``validation_data``).
+        Early-stopping patience in epochs (with ``validation_data`` or the internal split).
+    early_stopping : 'auto' or False, default='auto'
+        Without ``validation_data``: ``'auto'`` holds out ``validation_fraction`` of the
+        labeled anomalies and of the unlabeled rows (when that is at least 2 labeled anomalies)
+        and early-stops on their average precision, unlabeled rows counted as negatives;
+        ``False`` (or too few labeled anomalies) trains on the fixed schedule.
+        ``validation_data``, when given, is always used.
+    validation_fraction : float, default=0.2
+        Share held out by ``early_stopping='auto'``.
     use_recon_loss, use_np_loss, use_weights, use_decoder : bool, default=True
         Ablation switches of Table 4: without L_recon, without L_np (= L_con + L_kl), without
         w_i (all weights 1), without decoder (no reconstruction loss and the scorer sees no
@@ -230,13 +240,14 @@ class MNP(TorchDetector):
 
     weakly_supervised = True
     min_unlabeled = 16
-    _fitted_json = ("n_prototypes_", "silhouette_")
+    _fitted_json = ("n_prototypes_", "silhouette_", "validation_")
 
     def __init__(self, n_prototypes="auto", max_prototypes=10, latent_dim=8, epochs="auto",
                  steps_per_epoch=64, batch_size_unlabeled=128, batch_size_anomaly=32, lr=2e-4,
                  weight_decay=5e-4, margin=0.02, alpha=1.0, beta=1.0, pretrain_epochs=10,
                  pretrain_lr=5e-3, pretrain_batch_size=256, dwa_temperature=2.0, patience=15,
-                 use_recon_loss=True, use_np_loss=True, use_weights=True, use_decoder=True,
+                 early_stopping="auto", validation_fraction=0.2, use_recon_loss=True,
+                 use_np_loss=True, use_weights=True, use_decoder=True,
                  contamination="auto",
                  batch_size=4096, device="auto", random_state=None, verbose=False):
         self.n_prototypes = n_prototypes
@@ -256,6 +267,8 @@ class MNP(TorchDetector):
         self.pretrain_batch_size = pretrain_batch_size
         self.dwa_temperature = dwa_temperature
         self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.use_recon_loss = use_recon_loss
         self.use_np_loss = use_np_loss
         self.use_weights = use_weights
@@ -280,6 +293,12 @@ class MNP(TorchDetector):
                      nonneg_int=("pretrain_epochs", "patience"),
                      pos_num=("lr", "pretrain_lr", "alpha", "dwa_temperature"),
                      nonneg_num=("weight_decay", "margin", "beta"))
+        if self.early_stopping not in ("auto", False, "off"):
+            raise ValueError(f"early_stopping must be 'auto' or False; got "
+                             f"{self.early_stopping!r}.")
+        vf = self.validation_fraction
+        if not (isinstance(vf, (int, float)) and 0 < vf < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1); got {vf!r}.")
         if self.max_prototypes < 2 and k == "auto":
             raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'.")
 
@@ -295,6 +314,9 @@ class MNP(TorchDetector):
         dev = self._device()
         D, H = X.shape[1], int(self.latent_dim)
         hidden = max(D - (D - H) // 2, H)  # authors: D -> D - (D-H)//2 -> H
+        self.validation_ = "given" if validation_data is not None else "none"
+        if validation_data is None:
+            X, y, validation_data = self._internal_validation(X, y, rng)
         Xu_np = X[y == 0]
         Xa_np = X[y == 1]
         Xu, Xa = self._tensor(Xu_np), self._tensor(Xa_np)
@@ -322,6 +344,29 @@ class MNP(TorchDetector):
         history += self._train(Xu, Xa, rng, validation_data)
         self.history_ = history
         self.net_.eval()
+
+    def _internal_validation(self, X, y, rng):
+        """Hold out ``validation_fraction`` of the labeled anomalies and of the unlabeled rows.
+
+        Without ``validation_data`` and with ``early_stopping='auto'``, when at least
+        ``MIN_HELD_OUT_ANOMALIES`` labeled anomalies can be held out, early stopping uses the
+        average precision of the held-out labeled anomalies against the held-out unlabeled rows
+        (unlabeled counted as negatives: contamination only makes the criterion noisier).
+        Otherwise training follows the fixed schedule.
+        """
+        if self.early_stopping is False or self.early_stopping == "off":
+            return X, y, None
+        ia, iu = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+        n_a = int(round(len(ia) * float(self.validation_fraction)))
+        if n_a < MIN_HELD_OUT_ANOMALIES:
+            return X, y, None
+        n_u = min(int(round(len(iu) * float(self.validation_fraction))), 20000)
+        held = np.concatenate([rng.choice(ia, n_a, replace=False),
+                               rng.choice(iu, n_u, replace=False)])
+        keep = np.ones(len(y), bool)
+        keep[held] = False
+        self.validation_ = f"internal ({n_a} labeled anomalies, {n_u} unlabeled rows held out)"
+        return X[keep], y[keep], (X[held], y[held])
 
     def _pretrain(self, Xu, rng):
         import torch
