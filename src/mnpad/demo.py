@@ -115,7 +115,7 @@ def plot_latent(mnp, task, path):
                  "normal rows coloured by nearest prototype")
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     fig.colorbar(sc, ax=ax, label="nearest prototype")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
