@@ -353,6 +353,14 @@ class TorchDetector(BaseDetector):
     def _tensor(self, X):
         import torch
 
+        if isinstance(X, np.ndarray) and not X.flags.writeable:
+            # read-only input (e.g. joblib's memory-mapped arrays): tensors made from it are
+            # only read, so torch's "non-writable array" warning does not apply
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                return torch.as_tensor(X, dtype=torch.float32, device=self._device())
         return torch.as_tensor(X, dtype=torch.float32, device=self._device())
 
     # -- training loop
