@@ -94,6 +94,23 @@ def test_deepsvdd_center_and_pretraining():
                                est.decision_function(X[:20]), rtol=1e-5)
 
 
+@pytest.mark.parametrize("cls", [DeepSVDD, DeepSAD])
+def test_batch_norm_switch_builds_plain_mlp_and_round_trips(cls, tmp_path):
+    X, y = easy_task()
+    est = cls(random_state=0, epochs=2, pretrain_epochs=1, batch_norm=False).fit(X, y)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in est.net_.modules())
+    assert est.arch_["batch_norm"] is False
+    with_bn = cls(random_state=0, epochs=2, pretrain_epochs=1).fit(X, y)
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in with_bn.net_.modules())
+    # bias-free, no BatchNorm: positively homogeneous, so the zero row maps onto the origin
+    np.testing.assert_array_equal(est.transform(np.zeros((1, X.shape[1]), np.float32)), 0.0)
+    est.save(tmp_path / "m.mnpad")
+    back = mnpad.load(tmp_path / "m.mnpad")
+    assert back.batch_norm is False
+    np.testing.assert_array_equal(back.decision_function(X), est.decision_function(X))
+    with pytest.raises(ValueError, match="batch_norm"):
+        cls(batch_norm="no", epochs=1, pretrain_epochs=0).fit(X, y)
+
 # ---------------------------------------------------------------------------- unsupervised floors
 @pytest.mark.parametrize("name, params, floor", [
     ("dif", dict(n_ensemble=10), 0.95),      # measured 1.00

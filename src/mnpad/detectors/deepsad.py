@@ -35,6 +35,8 @@ class DeepSAD(DeepSVDD):
     hidden_dims : tuple of int, default=(100, 20)
         Hidden layer widths of the bias-free MLP (ADBench's tabular Deep SAD network).
     rep_dim : int, default=10
+    batch_norm : bool, default=True
+        BatchNorm after each hidden layer (Deep SAD's network); False: DeepOD's plain MLP.
     eta : float, default=1.0
         Weight of the labeled-anomaly term.
     balanced_sampling : bool, default=False
@@ -71,12 +73,12 @@ class DeepSAD(DeepSVDD):
     def __init__(self, hidden_dims=(100, 20), rep_dim=10, eta=1.0, balanced_sampling=False,
                  epochs=50, pretrain_epochs=100, train_batch_size=128, lr=1e-3,
                  weight_decay=1e-6, eps=0.1, contamination="auto", batch_size=4096,
-                 device="auto", random_state=None, verbose=False):
+                 device="auto", random_state=None, verbose=False, batch_norm=True):
         super().__init__(hidden_dims=hidden_dims, rep_dim=rep_dim, epochs=epochs,
                          pretrain_epochs=pretrain_epochs, train_batch_size=train_batch_size,
                          lr=lr, weight_decay=weight_decay, eps=eps, contamination=contamination,
                          batch_size=batch_size, device=device, random_state=random_state,
-                         verbose=verbose)
+                         verbose=verbose, batch_norm=batch_norm)
         self.eta = eta
         self.balanced_sampling = balanced_sampling
 

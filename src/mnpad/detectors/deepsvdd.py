@@ -20,10 +20,11 @@ from ..base import TorchDetector
 __all__ = ["DeepSVDD", "svdd_network"]
 
 
-def svdd_network(n_features, hidden, rep_dim, decoder=False):
+def svdd_network(n_features, hidden, rep_dim, decoder=False, batch_norm=True):
     """Bias-free MLP of Deep SAD's tabular experiments: per hidden layer Linear (no bias) ->
     BatchNorm (no affine, eps 1e-4) -> LeakyReLU(0.01); last layer Linear (no bias) to
-    ``rep_dim``. With ``decoder=True`` the mirrored network ``rep_dim -> ... -> n_features``."""
+    ``rep_dim``. ``batch_norm=False`` drops the BatchNorm layers (DeepOD's plain MLP). With
+    ``decoder=True`` the mirrored network ``rep_dim -> ... -> n_features``."""
     from torch import nn
 
     dims = [n_features, *hidden, rep_dim]
@@ -31,8 +32,10 @@ def svdd_network(n_features, hidden, rep_dim, decoder=False):
         dims = dims[::-1]
     layers = []
     for a, b in zip(dims[:-2], dims[1:-1], strict=True):
-        layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=1e-4, affine=False),
-                   nn.LeakyReLU(0.01)]
+        layers.append(nn.Linear(a, b, bias=False))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(b, eps=1e-4, affine=False))
+        layers.append(nn.LeakyReLU(0.01))
     layers.append(nn.Linear(dims[-2], dims[-1], bias=False))
     return nn.Sequential(*layers)
 
@@ -57,6 +60,10 @@ class DeepSVDD(TorchDetector):
         Hidden layer widths of the bias-free MLP (ADBench's tabular Deep SAD network).
     rep_dim : int, default=10
         Width of the representation space.
+    batch_norm : bool, default=True
+        BatchNorm (no affine) after each hidden layer, as Deep SAD's tabular network. False
+        gives DeepOD's plain bias-free MLP, which the MNP paper ran; on Backdoor the choice
+        flips the ranking (see ``docs/baselines.md``).
     epochs : int, default=50
         Training epochs of the one-class objective (one pass over the rows each).
     pretrain_epochs : int, default=100
@@ -91,9 +98,10 @@ class DeepSVDD(TorchDetector):
     def __init__(self, hidden_dims=(100, 20), rep_dim=10, epochs=50, pretrain_epochs=100,
                  train_batch_size=128, lr=1e-3, weight_decay=1e-6, eps=0.1,
                  contamination="auto", batch_size=4096, device="auto", random_state=None,
-                 verbose=False):
+                 verbose=False, batch_norm=True):
         self.hidden_dims = hidden_dims
         self.rep_dim = rep_dim
+        self.batch_norm = batch_norm
         self.epochs = epochs
         self.pretrain_epochs = pretrain_epochs
         self.train_batch_size = train_batch_size
@@ -116,9 +124,11 @@ class DeepSVDD(TorchDetector):
                 isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
                 for v in h)):
             raise ValueError(f"hidden_dims must be a tuple of ints >= 1; got {h!r}.")
+        if not isinstance(self.batch_norm, (bool, np.bool_)):
+            raise ValueError(f"batch_norm must be True or False; got {self.batch_norm!r}.")
 
-    def _build_network(self, n_features, hidden, rep_dim):
-        return svdd_network(n_features, hidden, rep_dim)
+    def _build_network(self, n_features, hidden, rep_dim, batch_norm=True):
+        return svdd_network(n_features, hidden, rep_dim, batch_norm=batch_norm)
 
     # ------------------------------------------------------------------ training
     def _loss(self, dist, yb):
@@ -136,7 +146,7 @@ class DeepSVDD(TorchDetector):
         if not self.weakly_supervised:
             y = np.zeros_like(y)  # unsupervised: every row is treated as normal
         self.arch_ = {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
-                      "rep_dim": int(self.rep_dim)}
+                      "rep_dim": int(self.rep_dim), "batch_norm": bool(self.batch_norm)}
         self.net_ = self._build_network(**self.arch_).to(self._device())
         Xt, yt = self._tensor(X), torch.as_tensor(y, device=self._device())
         history = self._pretrain(Xt, rng)
