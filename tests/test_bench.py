@@ -231,7 +231,7 @@ def _row(exp, ds, abbr, status, method, setting, seed, v, **kw):
     return dict(experiment=exp, protocol="paper", dataset=ds, method=method, setting=setting,
                 seed=seed, params=kw.pop("params", "{}"), status="ok", aucpr=v,
                 aucpr_trapz=v + 0.01, aucroc=min(1.0, v + 0.1), dataset_abbr=abbr,
-                dataset_status=status, fit_time=1.0, score_time=0.1, **kw)
+                dataset_status=status, fit_time=kw.pop("fit_time", 1.0), score_time=0.1, **kw)
 
 
 DATASETS = [("pendigits", "Pendigits", "exact"), ("bank", "Bank", "exact"),
@@ -248,7 +248,8 @@ def hand_store(tmp_path):
         for (ds, abbr, status), i in zip(DATASETS, range(4), strict=True):
             for m, lv in LEVELS.items():
                 for seed, eps in ((42, -0.02), (43, 0.02)):
-                    st.put(_row("compare", ds, abbr, status, m, "ratio=0.01", seed, lv[i] + eps))
+                    st.put(_row("compare", ds, abbr, status, m, "ratio=0.01", seed, lv[i] + eps,
+                                fit_time=1.0 + 2 * (seed - 42) + (m == "mnp"), n_test=1000))
             for k in (1, 2, 3):
                 st.put(_row("prototypes", ds, abbr, status, "mnp", f"k={k}", 42,
                             0.5 + 0.05 * k, n_prototypes=k))
@@ -345,6 +346,13 @@ def test_reports_from_hand_made_store(tmp_path, hand_store):
     assert "| Rec->DoS | — | substitute |" in (out / "unseen_paper.md").read_text()
     pv3 = pd.read_csv(out / "unseen_paper_paper_vs_mnpad.csv")
     assert pv3.set_index(["seen", "method"]).loc[("Rec", "MNP"), "paper AUC-PR"] == 0.824
+    # cost: mean fit time over seeds (1 and 3 s; MNP +1 s), 0.1 s over 1000 rows = 100 µs/row
+    cost = _table_rows((out / "compare_paper.md").read_text(), "#### Fit time (s)")
+    assert cost[0] == ["Dataset", "MNP", "DevNet", "IForest"]
+    assert cost[1][1:] == ["3.0", "2.0", "2.0"] and cost[-1][0] == "Mean"
+    cf = pd.read_csv(out / "compare_paper_cost.csv").set_index(["dataset", "method"])
+    assert cf.loc[("bank", "mnp"), "fit_time"] == pytest.approx(3.0)
+    assert cf.loc[("bank", "devnet"), "score_us_per_row"] == pytest.approx(100.0)
     for png in ("ratios_paper.png", "prototypes_paper.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     proto = pd.read_csv(out / "prototypes_paper_aucpr.csv")

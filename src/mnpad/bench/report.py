@@ -271,12 +271,52 @@ def _section_compare(w, g, protocol, paper_dir):
     parts += _metric_tables(w, g, stem, rows, labels, status, cols, "mnp",
                             metrics=("aucpr", "aucpr_trapz", "aucroc"), first="Dataset",
                             rename=rename)
+    parts.append(_cost_section(w, g, stem, rows, labels, cols, rename))
     pv = _paper_vs_compare(g, paper_dir)
     if pv is not None:
         w.csv(f"{stem}_paper_vs_mnpad.csv", pv)
         parts.append("### Paper vs mnpad (Table 2)\n\n" + _paper_vs_note() + "\n\n"
                      + _frame_md(pv) + "\n")
     return parts
+
+
+#: cost columns: (store-derived column, title, decimals)
+_COSTS = (("fit_time", "Fit time (s)", 1),
+          ("score_us_per_row", "Scoring cost (µs per test row)", 1),
+          ("peak_mem_mb", "Peak RSS of the cell (MiB)", 0))
+
+
+def _cost_section(w, g, stem, rows, labels, cols, rename):
+    """Mean fit time, scoring cost per row and peak memory per dataset x method (no ranking
+    marks: lower is better here and the figures depend on the machine and its load)."""
+    g = g.copy()
+    g["score_us_per_row"] = 1e6 * g["score_time"] / g["n_test"].where(g["n_test"] > 0)
+    names = [rename.get(c, c) for c in cols]
+    parts, long = ["### Cost: fit time, scoring cost, memory\n\n" + _cost_note(g) + "\n"], []
+    for metric, title, nd in _COSTS:
+        mean = g.groupby(["row", "col"])[metric].mean().unstack("col")
+        mean = mean.reindex(index=rows, columns=cols)
+        lines = ["| Dataset | " + " | ".join(names) + " |", "|" + "---|" * (len(cols) + 1)]
+        for r in rows:
+            lines.append(f"| {labels.get(r, r)} | "
+                         + " | ".join(_fmt(float(mean.at[r, c]), nd) for c in cols) + " |")
+        lines.append("| Mean | " + " | ".join(_fmt(float(mean[c].mean()), nd) for c in cols)
+                     + " |")
+        parts.append(f"#### {title}\n\n" + "\n".join(lines) + "\n")
+        long.append(mean.stack().rename(metric))
+    frame = pd.concat(long, axis=1).reset_index()
+    frame.columns = ["dataset", "method", *[m for m, _, _ in _COSTS]]
+    w.csv(f"{stem}_cost.csv", frame)
+    return "\n".join(parts)
+
+
+def _cost_note(g):
+    hosts = sorted({_str(h) for h in g["host"] if _str(h)})
+    where = f" on {', '.join(hosts)}" if hosts else ""
+    return ("Means over seeds of each cell's wall-clock `fit_time`, `score_time` divided by the "
+            f"test rows, and peak RSS (see docs/benchmarks.md), measured{where}. They depend on "
+            "the machine, its load and how many cells ran at once, so compare them within a "
+            "table, not across runs; the Mean row averages over the datasets shown.")
 
 
 def _paper_vs_note():
