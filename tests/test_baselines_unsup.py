@@ -150,6 +150,27 @@ def test_dif_depth_matches_sklearn_and_deviation_matches_brute_force():
         assert dev[i] == pytest.approx(np.mean(devs), rel=1e-12)
 
 
+def test_dif_tree_walk_matches_sklearn_apply_including_ties():
+    from sklearn.ensemble import IsolationForest
+
+    from mnpad.detectors.dif import _walk_tree
+
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(500, 3)).astype(np.float32)
+    forest = IsolationForest(n_estimators=4, max_samples=64, random_state=0).fit(Z)
+    for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
+        t = est.tree_
+        Zt = Z[:, feats].copy()
+        inner = np.flatnonzero(t.children_left != -1)
+        # rows sitting exactly on a split threshold (rounded to float32) must go where sklearn
+        # sends them
+        Zt[np.arange(inner.size), t.feature[inner]] = t.threshold[inner].astype(np.float32)
+        leaves, edges, dev = _walk_tree(t, Zt)
+        np.testing.assert_array_equal(leaves, est.apply(Zt))
+        np.testing.assert_array_equal(edges, np.diff(est.decision_path(Zt).indptr) - 1)
+        assert np.all(dev >= 0) and np.all(dev[edges == 0] == 0)
+
+
 def test_dif_scaler_fixed_at_fit():
     """Regression (DeepOD/PyOD DIF): the scaler was refit on every scored batch."""
     X, y = easy_task()

@@ -62,6 +62,36 @@ def _average_path_length(n):
     return out
 
 
+def _walk_tree(tree, Zt):
+    """Walk every row of ``Zt`` down one fitted sklearn tree in lockstep, one level per step.
+
+    Returns ``(leaf, edges, deviation_sum)`` per row. A row goes left when
+    ``z[feature] <= threshold`` (float32 value against the float64 threshold, as scikit-learn),
+    so leaves equal ``tree.apply``. Each step touches only the rows not yet at a leaf; an
+    isolation tree has depth <= ceil(log2(max_samples)), so this is a handful of vectorised
+    steps instead of a sparse decision-path matrix per tree.
+    """
+    left, right, feature, threshold = (tree.children_left, tree.children_right, tree.feature,
+                                       tree.threshold)
+    n = Zt.shape[0]
+    node = np.zeros(n, dtype=np.intp)
+    edges = np.zeros(n)
+    dev = np.zeros(n)
+    active = np.arange(n)
+    while active.size:
+        nd = node[active]
+        inner = left[nd] != -1
+        active, nd = active[inner], nd[inner]
+        if not active.size:
+            break
+        thr = threshold[nd]
+        z = Zt[active, feature[nd]].astype(np.float64)
+        dev[active] += np.abs(z - thr)
+        edges[active] += 1.0
+        node[active] = np.where(z <= thr, left[nd], right[nd])
+    return node, edges, dev
+
+
 def path_stats(forest, Z):
     """Per-row path statistics of rows Z (n, d) in a fitted ``IsolationForest``.
 
@@ -75,20 +105,10 @@ def path_stats(forest, Z):
     depth = np.zeros(n)
     dev = np.zeros(n)
     for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
-        Zt = Z[:, feats]
         tree = est.tree_
-        path = est.decision_path(Zt).tocsr()
-        lengths = np.diff(path.indptr)
-        leaves = est.apply(Zt)
-        depth += lengths - 1.0 + _average_path_length(tree.n_node_samples[leaves])
-        rows = np.repeat(np.arange(n), lengths)
-        nodes = path.indices
-        split = tree.feature[nodes] >= 0
-        rows, nodes = rows[split], nodes[split]
-        d = np.abs(Zt[rows, tree.feature[nodes]].astype(np.float64) - tree.threshold[nodes])
-        total = np.bincount(rows, weights=d, minlength=n)
-        count = np.bincount(rows, minlength=n)
-        dev += np.divide(total, count, out=np.zeros(n), where=count > 0)
+        leaves, edges, total = _walk_tree(tree, Z[:, feats])
+        depth += edges + _average_path_length(tree.n_node_samples[leaves])
+        dev += np.divide(total, edges, out=np.zeros(n), where=edges > 0)
     n_trees = len(forest.estimators_)
     return depth / n_trees, dev / n_trees
 
