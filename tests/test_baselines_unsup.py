@@ -150,25 +150,32 @@ def test_dif_depth_matches_sklearn_and_deviation_matches_brute_force():
         assert dev[i] == pytest.approx(np.mean(devs), rel=1e-12)
 
 
-def test_dif_tree_walk_matches_sklearn_apply_including_ties():
+def test_dif_forest_walk_matches_sklearn_apply_including_ties():
     from sklearn.ensemble import IsolationForest
 
-    from mnpad.detectors.dif import _walk_tree
+    from mnpad.detectors.dif import _forest_arrays, _walk_forest
 
     rng = np.random.default_rng(1)
     Z = rng.normal(size=(500, 3)).astype(np.float32)
-    forest = IsolationForest(n_estimators=4, max_samples=64, random_state=0).fit(Z)
+    forest = IsolationForest(n_estimators=4, max_samples=64, max_features=2,
+                             random_state=0).fit(Z)
+    # rows sitting exactly on a split threshold (rounded to float32) must go where sklearn
+    # sends them; features go through estimators_features_ (max_features=2 subsets them)
+    row = 0
     for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
         t = est.tree_
-        Zt = Z[:, feats].copy()
-        inner = np.flatnonzero(t.children_left != -1)
-        # rows sitting exactly on a split threshold (rounded to float32) must go where sklearn
-        # sends them
-        Zt[np.arange(inner.size), t.feature[inner]] = t.threshold[inner].astype(np.float32)
-        leaves, edges, dev = _walk_tree(t, Zt)
-        np.testing.assert_array_equal(leaves, est.apply(Zt))
-        np.testing.assert_array_equal(edges, np.diff(est.decision_path(Zt).indptr) - 1)
-        assert np.all(dev >= 0) and np.all(dev[edges == 0] == 0)
+        for node in np.flatnonzero(t.children_left != -1)[:40]:
+            Z[row, feats[t.feature[node]]] = np.float32(t.threshold[node])
+            row += 1
+    arrays = _forest_arrays(forest)
+    leaves, edges, dev = _walk_forest(arrays, Z)
+    roots = arrays[6]
+    for j, (est, feats) in enumerate(zip(forest.estimators_, forest.estimators_features_,
+                                         strict=True)):
+        Zt = Z[:, feats]
+        np.testing.assert_array_equal(leaves[:, j] - roots[j], est.apply(Zt))
+        np.testing.assert_array_equal(edges[:, j], np.diff(est.decision_path(Zt).indptr) - 1)
+    assert np.all(dev >= 0) and np.all(dev[edges == 0] == 0)
 
 
 def test_dif_scaler_fixed_at_fit():

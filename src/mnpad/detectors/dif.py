@@ -62,33 +62,57 @@ def _average_path_length(n):
     return out
 
 
-def _walk_tree(tree, Zt):
-    """Walk every row of ``Zt`` down one fitted sklearn tree in lockstep, one level per step.
+def _forest_arrays(forest):
+    """All trees of a fitted ``IsolationForest`` as flat node arrays (node ids offset per tree).
 
-    Returns ``(leaf, edges, deviation_sum)`` per row. A row goes left when
-    ``z[feature] <= threshold`` (float32 value against the float64 threshold, as scikit-learn),
-    so leaves equal ``tree.apply``. Each step touches only the rows not yet at a leaf; an
-    isolation tree has depth <= ceil(log2(max_samples)), so this is a handful of vectorised
-    steps instead of a sparse decision-path matrix per tree.
+    Leaves become self-loops (both children the leaf itself, threshold +inf), so every row can
+    take the same number of steps; features are mapped through ``estimators_features_`` to
+    columns of the forest's input. Returns ``(left, right, feature, threshold, inner,
+    leaf_correction, roots, depth)``; ``leaf_correction`` is c(n_node_samples) per node.
     """
-    left, right, feature, threshold = (tree.children_left, tree.children_right, tree.feature,
-                                       tree.threshold)
-    n = Zt.shape[0]
-    node = np.zeros(n, dtype=np.intp)
-    edges = np.zeros(n)
-    dev = np.zeros(n)
-    active = np.arange(n)
-    while active.size:
-        nd = node[active]
-        inner = left[nd] != -1
-        active, nd = active[inner], nd[inner]
-        if not active.size:
-            break
-        thr = threshold[nd]
-        z = Zt[active, feature[nd]].astype(np.float64)
-        dev[active] += np.abs(z - thr)
-        edges[active] += 1.0
-        node[active] = np.where(z <= thr, left[nd], right[nd])
+    parts = {k: [] for k in ("left", "right", "feature", "threshold", "inner", "corr")}
+    roots, off, depth = [], 0, 0
+    for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
+        t = est.tree_
+        leaf = t.children_left == -1
+        ids = np.arange(t.node_count) + off
+        parts["left"].append(np.where(leaf, ids, t.children_left + off))
+        parts["right"].append(np.where(leaf, ids, t.children_right + off))
+        parts["feature"].append(np.where(leaf, 0, np.asarray(feats)[np.maximum(t.feature, 0)]))
+        parts["threshold"].append(np.where(leaf, np.inf, t.threshold))
+        parts["inner"].append(~leaf)
+        parts["corr"].append(_average_path_length(t.n_node_samples))
+        roots.append(off)
+        off += t.node_count
+        depth = max(depth, int(t.max_depth))
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    return (cat["left"], cat["right"], cat["feature"], cat["threshold"], cat["inner"],
+            cat["corr"], np.asarray(roots), depth)
+
+
+def _walk_forest(arrays, Z):
+    """Walk every row of ``Z`` down every tree at once, one level per step; ``arrays`` is
+    :func:`_forest_arrays` of the fitted forest.
+
+    Returns per row and tree ``(leaf, edges, deviation_sum)``, arrays of shape
+    (n_rows, n_trees); leaves are flat node ids (see :func:`_forest_arrays`). A row goes left
+    when ``z[feature] <= threshold`` (the float32 value against the float64 threshold, as
+    scikit-learn), so each tree's leaves equal its ``apply``. An isolation tree has depth
+    <= ceil(log2(max_samples)), so this is a handful of vectorised steps.
+    """
+    left, right, feature, threshold, inner, _, roots, depth = arrays
+    n = Z.shape[0]
+    node = np.repeat(roots[None, :], n, axis=0)
+    rows = np.arange(n)[:, None]
+    edges = np.zeros(node.shape)
+    dev = np.zeros(node.shape)
+    for _ in range(depth):
+        thr = threshold[node]
+        z = Z[rows, feature[node]].astype(np.float64)
+        split = inner[node]
+        dev += np.where(split, np.abs(z - thr), 0.0)
+        edges += split
+        node = np.where(z <= thr, left[node], right[node])
     return node, edges, dev
 
 
@@ -101,16 +125,11 @@ def path_stats(forest, Z):
     per row, so a row's statistics do not depend on the other rows.
     """
     Z = np.asarray(Z, dtype=np.float32)
-    n = Z.shape[0]
-    depth = np.zeros(n)
-    dev = np.zeros(n)
-    for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
-        tree = est.tree_
-        leaves, edges, total = _walk_tree(tree, Z[:, feats])
-        depth += edges + _average_path_length(tree.n_node_samples[leaves])
-        dev += np.divide(total, edges, out=np.zeros(n), where=edges > 0)
-    n_trees = len(forest.estimators_)
-    return depth / n_trees, dev / n_trees
+    arrays = _forest_arrays(forest)
+    leaves, edges, total = _walk_forest(arrays, Z)
+    depth = edges + arrays[5][leaves]
+    dev = np.divide(total, edges, out=np.zeros_like(total), where=edges > 0)
+    return depth.mean(axis=1), dev.mean(axis=1)
 
 
 def deas_score(forest, Z):
