@@ -214,11 +214,9 @@ class Pipeline(BaseEstimator):
         Z = self.transform(X)
         det = self.detector_
         if self.is_mnp:
-            logit, _, s, latent = det._outputs(Z)
-            scores = logit.astype(np.float64)
-            if not np.isfinite(scores).all():
-                raise FloatingPointError("MNP produced non-finite scores.")
-            extra = {"nearest_prototype": s.argmax(1).astype(np.int32)}
+            d = det.row_details(Z)
+            scores, latent = d["score"], d["latent"]
+            extra = {"nearest_prototype": d["similarity"].argmax(1).astype(np.int32)}
         else:
             scores, extra, latent = det.decision_function(Z), {}, Z
         frame = pd.DataFrame({"score": scores,

@@ -523,6 +523,26 @@ class MNP(TorchDetector):
               else self._inference())
         return self._batched(lambda t: fn(t)[0], X, aligned=False).astype(np.float64)
 
+    def row_details(self, X):
+        """Per-row outputs of one forward pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        dict of ndarrays
+            ``score`` (float64, as :meth:`decision_function`), ``recon_error`` (mean SmoothL1 per
+            row; zeros without decoder), ``similarity`` (n_samples, n_prototypes_), ``latent``
+            (normalised codes, n_samples, latent_dim).
+        """
+        logit, e, s, zn = self._outputs(X)
+        scores = logit.astype(np.float64)
+        if not np.isfinite(scores).all():
+            raise FloatingPointError("MNP produced non-finite scores.")
+        return {"score": scores, "recon_error": e, "similarity": s, "latent": zn}
+
     def _outputs(self, X):
         """(logit, recon error, similarities, normalised latent) for validated X, as numpy."""
         import torch
