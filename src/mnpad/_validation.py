@@ -11,7 +11,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_X", "check_y", "check_random_state_int", "check_params"]
+__all__ = ["check_X", "check_y", "check_random_state_int", "check_feature_names",
+           "feature_names_of", "validate_params", "IntTuple", "DeviceName"]
 
 
 def _frame_to_array(X, name):
@@ -22,7 +23,72 @@ def _frame_to_array(X, name):
             f"{name} has non-numeric column(s) {shown}; mnpad detectors take numeric features only. "
             "Encode categorical columns first (mnpad.Pipeline does this for you)."
         )
-    return X.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in X.columns]
+    return X.to_numpy(dtype=np.float64, na_value=np.nan), feature_names_of(X)
+
+
+def feature_names_of(X):
+    """Column names of a DataFrame as a list of str, or None (scikit-learn's rule).
+
+    Names count only when every column name is a string (a frame built from an array has
+    integer names: no names); mixed string and non-string names are refused.
+    """
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame):
+        return None
+    cols = list(X.columns)
+    is_str = [isinstance(c, str) for c in cols]
+    if cols and all(is_str):
+        return cols
+    if any(is_str):
+        kinds = sorted({type(c).__name__ for c in cols})
+        raise TypeError(
+            f"X has column names of types {kinds}; feature names must all be strings (or none "
+            "be): convert them with X.columns = X.columns.astype(str)."
+        )
+    return None
+
+
+def check_feature_names(est, X, *, name="X"):
+    """Compare the feature names of ``X`` with ``est.feature_names_in_`` (scikit-learn's
+    ``validate_data(reset=False)`` rule, same messages).
+
+    Reordered, renamed, missing or added columns raise ``ValueError`` naming them; a frame
+    scored by a detector fitted on an array (or the reverse) gives a ``UserWarning``.
+    """
+    import warnings
+
+    fitted = getattr(est, "feature_names_in_", None)
+    given = feature_names_of(X)
+    cls = type(est).__name__
+    if fitted is None and given is None:
+        return
+    if fitted is not None and given is None:
+        warnings.warn(f"{name} does not have valid feature names, but {cls} was fitted with "
+                      "feature names", UserWarning, stacklevel=4)
+        return
+    if fitted is None:
+        warnings.warn(f"{name} has feature names, but {cls} was fitted without feature names",
+                      UserWarning, stacklevel=4)
+        return
+    fitted = [str(c) for c in fitted]
+    if fitted == given:
+        return
+    msg = "The feature names should match those that were passed during fit.\n"
+    unseen = [c for c in given if c not in set(fitted)]
+    missing = [c for c in fitted if c not in set(given)]
+
+    def listing(names):
+        shown = "".join(f"- {c}\n" for c in names[:5])
+        return shown + ("- ...\n" if len(names) > 5 else "")
+
+    if unseen:
+        msg += "Feature names unseen at fit time:\n" + listing(unseen)
+    if missing:
+        msg += "Feature names seen at fit time, yet now missing:\n" + listing(missing)
+    if not unseen and not missing:
+        msg += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(msg)
 
 
 def _is_numeric_dtype(dt):
@@ -33,7 +99,7 @@ def _is_numeric_dtype(dt):
     )
 
 
-def check_X(X, *, name="X", n_features=None, dtype=np.float32, min_rows=1):
+def check_X(X, *, name="X", n_features=None, dtype=np.float32):
     """Validate a feature matrix and return it as a C-contiguous 2-D ``dtype`` array.
 
     Parameters
@@ -45,8 +111,6 @@ def check_X(X, *, name="X", n_features=None, dtype=np.float32, min_rows=1):
         Expected number of columns (the fitted ``n_features_in_``).
     dtype : numpy dtype
         Output dtype.
-    min_rows : int
-        Minimum number of rows.
 
     Returns
     -------
@@ -54,19 +118,16 @@ def check_X(X, *, name="X", n_features=None, dtype=np.float32, min_rows=1):
     columns : list of str or None
         Column names when ``X`` was a DataFrame.
     """
-    columns = None
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        if isinstance(X, pd.Series):
-            raise ValueError(
-                f"{name} must be 2-D (n_samples, n_features); got a pandas Series. "
-                "Use series.to_frame() for a single feature."
-            )
-        if isinstance(X, pd.DataFrame):
-            X, columns = _frame_to_array(X, name)
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
+    columns = None
+    if isinstance(X, pd.Series):
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got a pandas Series. "
+            "Use series.to_frame() for a single feature."
+        )
+    if isinstance(X, pd.DataFrame):
+        X, columns = _frame_to_array(X, name)
     if X is None:
         raise ValueError(f"{name} is None; expected a 2-D array of numeric features.")
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
@@ -81,7 +142,8 @@ def check_X(X, *, name="X", n_features=None, dtype=np.float32, min_rows=1):
                 "features only. Encode categorical columns first (mnpad.Pipeline does this)."
             ) from None
     if arr.dtype.kind == "c":
-        raise TypeError(f"{name} is complex-valued; expected real numeric features.")
+        raise ValueError(f"Complex data not supported: {name} is complex-valued; mnpad "
+                         "detectors take real numeric features.")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} has dtype {arr.dtype}; expected real numeric features.")
     if arr.ndim != 2:
@@ -90,12 +152,14 @@ def check_X(X, *, name="X", n_features=None, dtype=np.float32, min_rows=1):
             f"{name} must be 2-D (n_samples, n_features); got {arr.ndim}-D with shape "
             f"{arr.shape}.{hint}"
         )
-    if arr.shape[0] < max(min_rows, 1):
+    if arr.shape[0] == 0:
         raise ValueError(
-            f"{name} has {arr.shape[0]} row(s); at least {max(min_rows, 1)} required."
+            f"{name} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
         )
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features (shape {arr.shape}).")
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features, but the detector was fitted with "
@@ -127,17 +191,14 @@ def check_y(y, n_samples, *, name="y", require_anomaly=True):
                 f"{name} is required: mark labeled anomalies with 1 and unlabeled rows with 0."
             )
         return np.zeros(n_samples, dtype=np.int8)
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        if isinstance(y, pd.DataFrame):
-            if y.shape[1] != 1:
-                raise ValueError(f"{name} must be 1-D; got a DataFrame with {y.shape[1]} columns.")
-            y = y.iloc[:, 0]
-        if isinstance(y, pd.Series):
-            y = y.to_numpy()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(f"{name} must be 1-D; got a DataFrame with {y.shape[1]} columns.")
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        y = y.to_numpy()
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -181,25 +242,105 @@ def check_random_state_int(random_state, rng=None):
     raise TypeError(f"random_state must be None, an int or a numpy Generator; got {random_state!r}.")
 
 
-def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=(), min_int=None):
-    """Raise ``ValueError`` naming the first hyper-parameter of ``est`` out of its range.
+class IntTuple:
+    """Constraint: a tuple (or list) of ints >= ``low`` (layer widths), possibly empty."""
 
-    ``min_int`` maps names to the smallest int they accept."""
-    def is_int(v):
-        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    def __init__(self, low=1):
+        self.low = low
 
-    def is_num(v):
-        return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+    def is_satisfied_by(self, v):
+        return isinstance(v, (tuple, list)) and all(
+            _is_int(e) and e >= self.low for e in v)
 
-    for names, ok, what in ((pos_int, lambda v: is_int(v) and v >= 1, "an int >= 1"),
-                            (nonneg_int, lambda v: is_int(v) and v >= 0, "an int >= 0"),
-                            (pos_num, lambda v: is_num(v) and v > 0, "a positive number"),
-                            (nonneg_num, lambda v: is_num(v) and v >= 0, "a number >= 0")):
-        for name in names:
-            v = getattr(est, name)
-            if not ok(v):
-                raise ValueError(f"{name} must be {what}; got {v!r}.")
-    for name, lo in (min_int or {}).items():
-        v = getattr(est, name)
-        if not (is_int(v) and v >= lo):
-            raise ValueError(f"{name} must be an int >= {lo}; got {v!r}.")
+    def __str__(self):
+        return f"a tuple of ints >= {self.low}"
+
+
+class DeviceName:
+    """Constraint: 'auto', 'cpu', 'mps', 'cuda' or 'cuda:<i>' (availability is checked when
+    the device is used)."""
+
+    def is_satisfied_by(self, v):
+        if not isinstance(v, str):
+            return False
+        if v in ("auto", "cpu", "mps", "cuda"):
+            return True
+        return v.startswith("cuda:") and v[5:].isdigit()
+
+    def __str__(self):
+        return "'auto', 'cpu', 'mps' or 'cuda[:i]'"
+
+
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def _num(v):
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _describe(c):
+    """Plain-English description of one constraint (see :func:`validate_params`)."""
+    from sklearn.utils._param_validation import Interval, Options
+
+    if c is None:
+        return "None"
+    if c == "boolean":
+        return "True or False"
+    if isinstance(c, type):
+        return f"a {c.__module__}.{c.__qualname__}" if c.__module__ != "builtins" else (
+            f"a {c.__name__}")
+    if isinstance(c, Interval):
+        kind = "an int" if c.type is numbers.Integral else "a number"
+        lo, hi = c.left, c.right
+        lo_in, hi_in = c.closed in ("left", "both"), c.closed in ("right", "both")
+        if hi is None:
+            return f"{kind} {'>=' if lo_in else '>'} {_num(lo)}"
+        if lo is None:
+            return f"{kind} {'<=' if hi_in else '<'} {_num(hi)}"
+        return (f"{kind} in {'[' if lo_in else '('}{_num(lo)}, {_num(hi)}"
+                f"{']' if hi_in else ')'}")
+    if isinstance(c, Options):
+        return " or ".join(repr(o) for o in sorted(c.options, key=repr))
+    return str(c)
+
+
+def _satisfied(c, v):
+    from sklearn.utils._param_validation import Interval, Options
+
+    if c is None:
+        return v is None
+    if c == "boolean":
+        return isinstance(v, (bool, np.bool_))
+    if isinstance(c, type):
+        return isinstance(v, c)
+    if isinstance(c, Interval):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, c.type):
+            return False
+        return bool(np.isfinite(v)) and v in c if isinstance(v, numbers.Real) else False
+    if isinstance(c, Options):
+        # strict: False is not 0, 'auto' only matches a str
+        return any(type(v) is type(o) and v == o for o in c.options)
+    return bool(c.is_satisfied_by(v))
+
+
+def validate_params(est):
+    """Check every hyper-parameter of ``est`` against ``type(est)._parameter_constraints``.
+
+    Constraints are declared per class in scikit-learn's vocabulary (a list per parameter;
+    the value must satisfy one entry): ``None``, ``"boolean"``, a type, ``Interval`` and
+    ``StrOptions``/``Options`` from ``sklearn.utils._param_validation``, or any object with
+    ``is_satisfied_by(value)`` and ``__str__`` (:class:`IntTuple`, :class:`DeviceName`).
+    Only the constraint classes are borrowed: the check and its message are mnpad's, e.g.
+    ``"lr must be a number > 0; got -1."``. A parameter without a declared constraint is a
+    programming error (``TypeError``).
+    """
+    constraints = getattr(type(est), "_parameter_constraints", {})
+    for name, value in est.get_params(deep=False).items():
+        if name not in constraints:
+            raise TypeError(f"{type(est).__name__}._parameter_constraints declares no "
+                            f"constraint for parameter {name!r}.")
+        allowed = constraints[name]
+        if not any(_satisfied(c, value) for c in allowed):
+            desc = " or ".join(_describe(c) for c in allowed)
+            raise ValueError(f"{name} must be {desc}; got {value!r}.")

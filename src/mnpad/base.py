@@ -16,12 +16,22 @@ import copy
 import math
 import os
 import time
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_random_state_int, check_X, check_y
+from ._validation import (
+    DeviceName,
+    check_feature_names,
+    check_random_state_int,
+    check_X,
+    check_y,
+    feature_names_of,
+    validate_params,
+)
 
 __all__ = ["BaseDetector", "TorchDetector", "resolve_device"]
 
@@ -29,8 +39,10 @@ __all__ = ["BaseDetector", "TorchDetector", "resolve_device"]
 class BaseDetector(BaseEstimator):
     """Base class of all mnpad detectors.
 
-    Subclasses declare their hyper-parameters explicitly in ``__init__`` (scikit-learn style,
-    no ``*args``/``**kwargs``) and implement
+    Subclasses declare their hyper-parameters explicitly in a keyword-only ``__init__``
+    (scikit-learn style, no ``*args``/``**kwargs``), their allowed values in the class
+    attribute ``_parameter_constraints`` (checked once at the start of :meth:`fit`, see
+    :func:`mnpad._validation.validate_params`), and implement
 
     - ``_fit(self, X, y, rng, validation_data)``: train on validated float32 ``X`` and int8 ``y``
       (1 = labeled anomaly, 0 = unlabeled), using only the local generator ``rng``;
@@ -47,6 +59,16 @@ class BaseDetector(BaseEstimator):
 
     weakly_supervised = True
     min_unlabeled = 2
+    #: allowed values of the hyper-parameters shared by detectors; each class declares its own
+    #: dict as ``{**BaseDetector._parameter_constraints, ...}`` (scikit-learn's convention)
+    _parameter_constraints: dict = {
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="neither")],
+        "random_state": [None, Interval(Integral, 0, None, closed="left"), np.random.Generator],
+        "device": [DeviceName()],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [None, Integral],
+        "verbose": ["boolean", Interval(Integral, 0, None, closed="left")],
+    }
     #: names of fitted attributes (numpy arrays) saved by persistence, besides the common ones
     _fitted_arrays: tuple = ()
     #: names of fitted attributes (JSON-able) saved by persistence, besides the common ones
@@ -62,7 +84,8 @@ class BaseDetector(BaseEstimator):
             Training rows (numeric features).
         y : array-like of shape (n_samples,), optional
             1 marks a labeled anomaly, 0 an unlabeled row (which may itself be an anomaly).
-            Required by weakly supervised detectors; ignored by unsupervised ones.
+            Required by weakly supervised detectors; unsupervised ones ignore it entirely
+            (neither checked nor used, also not for ``threshold_``).
         validation_data : tuple (X_val, y_val), optional
             A labeled validation split (y_val: 1 = anomaly, 0 = normal). Detectors that support
             it use it for early stopping on validation average precision; others ignore it.
@@ -71,16 +94,21 @@ class BaseDetector(BaseEstimator):
         -------
         self
         """
-        self._validate_params_common()
+        validate_params(self)
+        self._validate_param_relations()
         X, columns = check_X(X)
+        if X.shape[0] < 2:
+            raise ValueError(f"X has 1 sample (n_samples=1); {type(self).__name__} needs at "
+                             "least 2 rows to fit.")
         if self.weakly_supervised:
+            if y is None:
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                    "mark labeled anomalies with 1 and unlabeled rows with 0."
+                )
             y = check_y(y, X.shape[0], require_anomaly=True)
-        else:
-            y = (
-                np.zeros(X.shape[0], np.int8)
-                if y is None
-                else check_y(y, X.shape[0], require_anomaly=False)
-            )
+        else:  # unsupervised: y is ignored, whatever it holds
+            y = np.zeros(X.shape[0], np.int8)
         n_unl = int((y == 0).sum())
         if n_unl < self.min_unlabeled:
             raise ValueError(
@@ -88,7 +116,7 @@ class BaseDetector(BaseEstimator):
                 f"{self.min_unlabeled}."
             )
         if validation_data is not None:
-            validation_data = self._check_validation_data(validation_data, X.shape[1])
+            validation_data = self._check_validation_data(validation_data, X.shape[1], columns)
         rng = check_random_state_int(self.random_state)
         self.n_features_in_ = X.shape[1]
         if columns is not None:
@@ -105,16 +133,19 @@ class BaseDetector(BaseEstimator):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int8)
         return self
 
-    def _validate_params_common(self):
-        c = getattr(self, "contamination", "auto")
-        if not (c == "auto" or (isinstance(c, (int, float)) and 0 < c < 0.5)):
-            raise ValueError(f"contamination must be 'auto' or a float in (0, 0.5); got {c!r}.")
+    def _validate_param_relations(self):
+        """Checks across several hyper-parameters, after ``_parameter_constraints`` (which
+        checks each one alone); raise ``ValueError``. None by default."""
 
-    def _check_validation_data(self, validation_data, n_features):
+    def _check_validation_data(self, validation_data, n_features, columns=None):
         try:
             Xv, yv = validation_data
         except (TypeError, ValueError):
             raise ValueError("validation_data must be a tuple (X_val, y_val).") from None
+        names_val = feature_names_of(Xv)
+        if columns is not None and names_val is not None and list(names_val) != list(columns):
+            raise ValueError("X_val's columns differ from X's (names or order); give both the "
+                             f"same columns: X has {list(columns)[:5]}, X_val {names_val[:5]}.")
         Xv, _ = check_X(Xv, name="X_val", n_features=n_features)
         yv = check_y(yv, Xv.shape[0], name="y_val", require_anomaly=True)
         if yv.all():
@@ -141,6 +172,15 @@ class BaseDetector(BaseEstimator):
     def _check_fitted(self):
         check_is_fitted(self, ["threshold_", "n_features_in_"])
 
+    def _validate_X(self, X):
+        """The one predict-time validator (scikit-learn's ``validate_data(reset=False)``):
+        fitted?, feature names (reordered or renamed columns raise ``ValueError``), feature
+        count, then the values. Returns validated float32 ``X``. Every public method that
+        takes ``X`` after fitting goes through it."""
+        self._check_fitted()
+        check_feature_names(self, X)
+        return check_X(X, n_features=self.n_features_in_)[0]
+
     def _score_checked(self, X):
         scores = np.asarray(self._score(X), dtype=np.float64).reshape(-1)
         if not np.isfinite(scores).all():
@@ -163,9 +203,7 @@ class BaseDetector(BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,), float64
         """
-        self._check_fitted()
-        X, _ = check_X(X, n_features=self.n_features_in_)
-        return self._score_checked(X)
+        return self._score_checked(self._validate_X(X))
 
     def score_samples(self, X):
         """Opposite of :meth:`decision_function` (scikit-learn convention: lower = abnormal)."""
@@ -181,19 +219,35 @@ class BaseDetector(BaseEstimator):
         ``method='linear'`` (PyOD's default) min-max scales scores by the training scores;
         ``method='unify'`` uses the Gaussian scaling of Kriegel et al. (2011).
         """
+        if method not in ("linear", "unify"):
+            raise ValueError(f"method must be 'linear' or 'unify'; got {method!r}.")
         s = self.decision_function(X)
         train = self.decision_scores_
         if method == "linear":
             lo, hi = float(train.min()), float(train.max())
             p = np.clip((s - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
-        elif method == "unify":
+        else:  # 'unify'
             from scipy.special import erf
 
             mu, sd = float(train.mean()), float(train.std())
             p = np.clip(erf((s - mu) / (max(sd, 1e-12) * math.sqrt(2.0))), 0.0, 1.0)
-        else:
-            raise ValueError(f"method must be 'linear' or 'unify'; got {method!r}.")
         return np.column_stack([1.0 - p, p])
+
+    def __sklearn_tags__(self):
+        """scikit-learn tags: an outlier detector (PyOD's 0/1 labels, higher score = more
+        anomalous); ``y`` required by weakly supervised detectors, ignored by the others;
+        float32 ``transform`` output where there is one; deterministic for a fixed seed."""
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "outlier_detector"
+        tags.target_tags.required = bool(self.weakly_supervised)
+        tags.target_tags.one_d_labels = True
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False  # same seed and data -> identical scores (CPU and CUDA)
+        if hasattr(self, "transform"):
+            tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
+        return tags
 
     def fit_predict(self, X, y=None, **fit_params):
         """Fit, then return the 0/1 labels of the training rows."""
@@ -256,11 +310,8 @@ def _torch_seeded(seed):
 
     On CUDA, deterministic algorithms are switched on for the fit and restored afterwards.
     """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        yield
-        return
+    import torch
+
     cuda = torch.cuda.is_available()
     devices = list(range(torch.cuda.device_count())) if cuda else []
     was_deterministic = torch.are_deterministic_algorithms_enabled()

@@ -22,12 +22,7 @@ _REGISTRY = {
     "gbdt": ("mnpad.detectors.gbdt", "GBDT"),
 }
 
-__all__ = ["get_detector", "list_detectors", "detector_class", "register"]
-
-
-def register(name, module, cls_name):
-    """Register a detector class under ``name`` (used by mnpad's own modules)."""
-    _REGISTRY[name.lower()] = (module, cls_name)
+__all__ = ["get_detector", "list_detectors", "detector_class"]
 
 
 def list_detectors():

@@ -9,7 +9,10 @@ choice and deviation.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from .deepsvdd import DeepSVDD, _epoch_batches
 
@@ -69,8 +72,13 @@ class DeepSAD(DeepSVDD):
     """
 
     weakly_supervised = True
+    _parameter_constraints = {
+        **DeepSVDD._parameter_constraints,
+        "eta": [Interval(Real, 0, None, closed="neither")],
+        "balanced_sampling": ["boolean"],
+    }
 
-    def __init__(self, hidden_dims=(100, 20), rep_dim=10, eta=1.0, balanced_sampling=False,
+    def __init__(self, *, hidden_dims=(100, 20), rep_dim=10, eta=1.0, balanced_sampling=False,
                  epochs=50, pretrain_epochs=100, train_batch_size=128, lr=1e-3,
                  weight_decay=1e-6, eps=0.1, contamination="auto", batch_size=4096,
                  device="auto", random_state=None, verbose=False, batch_norm=True):
@@ -81,12 +89,6 @@ class DeepSAD(DeepSVDD):
                          verbose=verbose, batch_norm=batch_norm)
         self.eta = eta
         self.balanced_sampling = balanced_sampling
-
-    def _check_params(self):
-        super()._check_params()
-        if not (isinstance(self.eta, (int, float)) and not isinstance(self.eta, bool)
-                and self.eta > 0):
-            raise ValueError(f"eta must be a positive number; got {self.eta!r}.")
 
     def _loss(self, dist, yb):
         return deepsad_loss(dist, yb, float(self.eta))

@@ -12,9 +12,12 @@ choice and deviation.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral, Real
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from .._validation import IntTuple
 from ..base import TorchDetector
 
 __all__ = ["DeepSVDD", "svdd_network"]
@@ -94,8 +97,20 @@ class DeepSVDD(TorchDetector):
 
     weakly_supervised = False
     _fitted_arrays = ("center_",)
+    _parameter_constraints = {
+        **TorchDetector._parameter_constraints,
+        "hidden_dims": [IntTuple(1)],
+        "rep_dim": [Interval(Integral, 1, None, closed="left")],
+        "batch_norm": ["boolean"],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "train_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+    }
 
-    def __init__(self, hidden_dims=(100, 20), rep_dim=10, epochs=50, pretrain_epochs=100,
+    def __init__(self, *, hidden_dims=(100, 20), rep_dim=10, epochs=50, pretrain_epochs=100,
                  train_batch_size=128, lr=1e-3, weight_decay=1e-6, eps=0.1,
                  contamination="auto", batch_size=4096, device="auto", random_state=None,
                  verbose=False, batch_norm=True):
@@ -114,19 +129,6 @@ class DeepSVDD(TorchDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ parameters
-    def _check_params(self):
-        check_params(self, pos_int=("rep_dim", "train_batch_size", "batch_size"),
-                     nonneg_int=("epochs", "pretrain_epochs"), pos_num=("lr",),
-                     nonneg_num=("weight_decay", "eps"))
-        h = self.hidden_dims
-        if not (isinstance(h, (tuple, list)) and all(
-                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-                for v in h)):
-            raise ValueError(f"hidden_dims must be a tuple of ints >= 1; got {h!r}.")
-        if not isinstance(self.batch_norm, (bool, np.bool_)):
-            raise ValueError(f"batch_norm must be True or False; got {self.batch_norm!r}.")
-
     def _build_network(self, n_features, hidden, rep_dim, batch_norm=True):
         return svdd_network(n_features, hidden, rep_dim, batch_norm=batch_norm)
 
@@ -142,7 +144,6 @@ class DeepSVDD(TorchDetector):
     def _fit(self, X, y, rng, validation_data):
         import torch
 
-        self._check_params()
         if not self.weakly_supervised:
             y = np.zeros_like(y)  # unsupervised: every row is treated as normal
         self.arch_ = {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
@@ -218,8 +219,5 @@ class DeepSVDD(TorchDetector):
 
     def transform(self, X):
         """Representation ``phi(X)``, shape (n_samples, rep_dim)."""
-        from .._validation import check_X
-
-        self._check_fitted()
-        X = check_X(X, n_features=self.n_features_in_)[0]
+        X = self._validate_X(X)
         return self._batched(self.net_, X, chunk=int(self.batch_size))

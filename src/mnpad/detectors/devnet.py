@@ -10,9 +10,11 @@ choice and deviation.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral, Real
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
 from ..base import TorchDetector
 from ._weak import balanced_indices, keras_init, keras_rmsprop, run_steps, same_shape
 
@@ -85,8 +87,20 @@ class DevNet(TorchDetector):
     weakly_supervised = True
     min_unlabeled = 2
     _fitted_json = ("ref_mean_", "ref_std_")
+    _parameter_constraints = {
+        **TorchDetector._parameter_constraints,
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "steps_per_epoch": [Interval(Integral, 1, None, closed="left")],
+        "train_batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither")],
+        "margin": [Interval(Real, 0, None, closed="left")],
+        "n_ref": [Interval(Integral, 2, None, closed="left")],
+    }
 
-    def __init__(self, hidden=20, epochs=50, steps_per_epoch=20, train_batch_size=512, lr=1e-3,
+    def __init__(self, *, hidden=20, epochs=50, steps_per_epoch=20, train_batch_size=512, lr=1e-3,
                  l2=0.01, clip_norm=1.0, margin=5.0, n_ref=5000, contamination="auto",
                  batch_size=4096, device="auto", random_state=None, verbose=False):
         self.hidden = hidden
@@ -110,9 +124,6 @@ class DevNet(TorchDetector):
     def _fit(self, X, y, rng, validation_data):
         import torch
 
-        check_params(self, pos_int=("hidden", "steps_per_epoch", "batch_size"),
-                     nonneg_int=("epochs",), pos_num=("lr", "clip_norm"),
-                     nonneg_num=("l2", "margin"), min_int={"train_batch_size": 2, "n_ref": 2})
         ref = rng.standard_normal(int(self.n_ref))
         self.ref_mean_, self.ref_std_ = float(ref.mean()), float(ref.std())
         self.arch_ = {"n_features": int(X.shape[1]), "hidden": int(self.hidden)}

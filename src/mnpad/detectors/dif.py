@@ -12,9 +12,12 @@ ensemble. ``docs/baselines.md`` lists every choice and deviation.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._validation import IntTuple
 from ..base import TorchDetector
 from ._sklearn import SklearnStateMixin
 
@@ -184,8 +187,17 @@ class DIF(SklearnStateMixin, TorchDetector):
     weakly_supervised = False
     _fitted_arrays = ("rep_mean_", "rep_scale_")
     _sklearn_attrs = ("forests_",)
+    _parameter_constraints = {
+        **TorchDetector._parameter_constraints,
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_samples": [Interval(Integral, 1, None, closed="left")],
+        "hidden_dims": [IntTuple(1)],
+        "rep_dim": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_ACTIVATIONS))],
+    }
 
-    def __init__(self, n_ensemble=50, n_estimators=6, max_samples=256, hidden_dims=(100, 50),
+    def __init__(self, *, n_ensemble=50, n_estimators=6, max_samples=256, hidden_dims=(100, 50),
                  rep_dim=128, activation="relu", contamination="auto", batch_size=1024,
                  n_jobs=None, device="auto", random_state=None, verbose=False):
         self.n_ensemble = n_ensemble
@@ -200,17 +212,6 @@ class DIF(SklearnStateMixin, TorchDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _check_params(self):
-        check_params(self, pos_int=("n_ensemble", "n_estimators", "max_samples", "rep_dim",
-                                    "batch_size"))
-        h = self.hidden_dims
-        if not (isinstance(h, (tuple, list)) and all(
-                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-                for v in h)):
-            raise ValueError(f"hidden_dims must be a tuple of ints >= 1; got {h!r}.")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
 
     def _build_network(self, n_features, hidden, rep_dim, n_ensemble, activation):
         return _ensemble_class()(n_features, hidden, rep_dim, n_ensemble, activation)
@@ -230,7 +231,6 @@ class DIF(SklearnStateMixin, TorchDetector):
         from sklearn.preprocessing import StandardScaler
         from tqdm.auto import tqdm
 
-        self._check_params()
         E, R = int(self.n_ensemble), int(self.rep_dim)
         self.arch_ = {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
                       "rep_dim": R, "n_ensemble": E, "activation": str(self.activation)}

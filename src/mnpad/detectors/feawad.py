@@ -11,9 +11,11 @@ the norm of the raw residual (theirs is the norm of the already-normalised resid
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral, Real
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
 from ..base import TorchDetector
 from ._weak import as_index, balanced_indices, keras_init, run_steps, same_shape
 
@@ -101,8 +103,17 @@ class FeaWAD(TorchDetector):
 
     weakly_supervised = True
     min_unlabeled = 2
+    _parameter_constraints = {
+        **TorchDetector._parameter_constraints,
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "steps_per_epoch": [Interval(Integral, 1, None, closed="left")],
+        "train_batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "margin": [Interval(Real, 0, None, closed="left")],
+    }
 
-    def __init__(self, epochs=30, pretrain_epochs=100, steps_per_epoch=20, train_batch_size=512,
+    def __init__(self, *, epochs=30, pretrain_epochs=100, steps_per_epoch=20, train_batch_size=512,
                  lr=1e-4, margin=5.0, contamination="auto", batch_size=4096, device="auto",
                  random_state=None, verbose=False):
         self.epochs = epochs
@@ -124,9 +135,6 @@ class FeaWAD(TorchDetector):
         import torch
         from torch.nn import functional as F
 
-        check_params(self, pos_int=("steps_per_epoch", "batch_size"),
-                     nonneg_int=("epochs", "pretrain_epochs"), pos_num=("lr",),
-                     nonneg_num=("margin",), min_int={"train_batch_size": 2})
         self.arch_ = {"n_features": int(X.shape[1])}
         net = self.net_ = self._build_network(**self.arch_).to(self._device())
         Xu, Xa = self._tensor(X[y == 0]), self._tensor(X[y == 1])
@@ -172,9 +180,6 @@ class FeaWAD(TorchDetector):
 
     def residual_norm(self, X):
         """Norm of the raw reconstruction residual ||x - AE(x)|| of each row."""
-        from .._validation import check_X
-
-        self._check_fitted()
-        X = check_X(X, n_features=self.n_features_in_)[0]
+        X = self._validate_X(X)
         return self._batched(lambda t: self.net_(t)[1], X, chunk=int(self.batch_size)).astype(
             np.float64)

@@ -10,9 +10,11 @@ saturation.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral, Real
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from ..base import BaseDetector
 from ._sklearn import SklearnStateMixin
 
@@ -49,8 +51,18 @@ class GBDT(SklearnStateMixin, BaseDetector):
 
     weakly_supervised = True
     _sklearn_attrs = ("model_",)
+    _parameter_constraints = {
+        **BaseDetector._parameter_constraints,
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_leaf_nodes": [Interval(Integral, 2, None, closed="left")],
+        "min_samples_leaf": [Interval(Integral, 1, None, closed="left")],
+        "l2_regularization": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "early_stopping": ["boolean"],
+    }
 
-    def __init__(self, learning_rate=0.1, max_iter=100, max_leaf_nodes=31, min_samples_leaf=20,
+    def __init__(self, *, learning_rate=0.1, max_iter=100, max_leaf_nodes=31, min_samples_leaf=20,
                  l2_regularization=0.0, class_weight="balanced", early_stopping=False,
                  contamination="auto", random_state=None):
         self.learning_rate = learning_rate
@@ -66,12 +78,6 @@ class GBDT(SklearnStateMixin, BaseDetector):
     def _fit(self, X, y, rng, validation_data):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        check_params(self, pos_int=("max_iter", "min_samples_leaf"), pos_num=("learning_rate",),
-                     nonneg_num=("l2_regularization",))
-        if not (isinstance(self.max_leaf_nodes, (int, np.integer)) and self.max_leaf_nodes >= 2):
-            raise ValueError(f"max_leaf_nodes must be an int >= 2; got {self.max_leaf_nodes!r}.")
-        if not isinstance(self.early_stopping, bool):
-            raise ValueError(f"early_stopping must be a bool; got {self.early_stopping!r}.")
         self.model_ = HistGradientBoostingClassifier(
             learning_rate=float(self.learning_rate), max_iter=int(self.max_iter),
             max_leaf_nodes=int(self.max_leaf_nodes), min_samples_leaf=int(self.min_samples_leaf),

@@ -7,9 +7,11 @@ seeding, thresholds, persistence without pickle). Score: the negated ``score_sam
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral, Real
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
 from ..base import BaseDetector
 from ._sklearn import SklearnStateMixin
 
@@ -45,8 +47,14 @@ class IForest(SklearnStateMixin, BaseDetector):
 
     weakly_supervised = False
     _sklearn_attrs = ("model_",)
+    _parameter_constraints = {
+        **BaseDetector._parameter_constraints,
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_samples": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Real, 0, 1, closed="right")],
+    }
 
-    def __init__(self, n_estimators=100, max_samples=256, max_features=1.0,
+    def __init__(self, *, n_estimators=100, max_samples=256, max_features=1.0,
                  contamination="auto", n_jobs=None, random_state=None):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -58,9 +66,6 @@ class IForest(SklearnStateMixin, BaseDetector):
     def _fit(self, X, y, rng, validation_data):
         from sklearn.ensemble import IsolationForest
 
-        check_params(self, pos_int=("n_estimators", "max_samples"), pos_num=("max_features",))
-        if not self.max_features <= 1.0:
-            raise ValueError(f"max_features must be in (0, 1]; got {self.max_features!r}.")
         self.model_ = IsolationForest(
             n_estimators=int(self.n_estimators), max_samples=min(int(self.max_samples), len(X)),
             max_features=float(self.max_features), n_jobs=self.n_jobs,

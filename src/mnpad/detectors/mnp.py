@@ -11,10 +11,11 @@ clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and
 from __future__ import annotations
 
 import threading
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from .._validation import check_params
 from ..base import TorchDetector
 
 __all__ = ["MNP"]
@@ -241,8 +242,34 @@ class MNP(TorchDetector):
     weakly_supervised = True
     min_unlabeled = 16
     _fitted_json = ("n_prototypes_", "silhouette_", "validation_")
+    _parameter_constraints = {
+        **TorchDetector._parameter_constraints,
+        "n_prototypes": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_prototypes": [Interval(Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+        "steps_per_epoch": [Interval(Integral, 1, None, closed="left")],
+        "batch_size_unlabeled": [Interval(Integral, 1, None, closed="left")],
+        "batch_size_anomaly": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "margin": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "pretrain_lr": [Interval(Real, 0, None, closed="neither")],
+        "pretrain_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "dwa_temperature": [Interval(Real, 0, None, closed="neither")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "early_stopping": [StrOptions({"auto", "off"}), Options(bool, {False})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "use_recon_loss": ["boolean"],
+        "use_np_loss": ["boolean"],
+        "use_weights": ["boolean"],
+        "use_decoder": ["boolean"],
+    }
 
-    def __init__(self, n_prototypes="auto", max_prototypes=10, latent_dim=8, epochs="auto",
+    def __init__(self, *, n_prototypes="auto", max_prototypes=10, latent_dim=8, epochs="auto",
                  steps_per_epoch=64, batch_size_unlabeled=128, batch_size_anomaly=32, lr=2e-4,
                  weight_decay=5e-4, margin=0.02, alpha=1.0, beta=1.0, pretrain_epochs=10,
                  pretrain_lr=5e-3, pretrain_batch_size=256, dwa_temperature=2.0, patience=15,
@@ -280,27 +307,10 @@ class MNP(TorchDetector):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ parameters
-    def _check_params(self):
-        k = self.n_prototypes
-        if not (k == "auto" or (isinstance(k, (int, np.integer)) and k >= 1)):
-            raise ValueError(f"n_prototypes must be 'auto' or an int >= 1; got {k!r}.")
-        if not (self.epochs == "auto" or (isinstance(self.epochs, (int, np.integer))
-                                           and self.epochs >= 0)):
-            raise ValueError(f"epochs must be 'auto' or an int >= 0; got {self.epochs!r}.")
-        check_params(self, pos_int=("max_prototypes", "latent_dim", "steps_per_epoch",
-                                    "batch_size_unlabeled", "batch_size_anomaly",
-                                    "pretrain_batch_size", "batch_size"),
-                     nonneg_int=("pretrain_epochs", "patience"),
-                     pos_num=("lr", "pretrain_lr", "alpha", "dwa_temperature"),
-                     nonneg_num=("weight_decay", "margin", "beta"))
-        if self.early_stopping not in ("auto", False, "off"):
-            raise ValueError(f"early_stopping must be 'auto' or False; got "
-                             f"{self.early_stopping!r}.")
-        vf = self.validation_fraction
-        if not (isinstance(vf, (int, float)) and 0 < vf < 1):
-            raise ValueError(f"validation_fraction must be in (0, 1); got {vf!r}.")
-        if self.max_prototypes < 2 and k == "auto":
-            raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'.")
+    def _validate_param_relations(self):
+        if self.n_prototypes == "auto" and self.max_prototypes < 2:
+            raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'; got "
+                             f"{self.max_prototypes!r}.")
 
     def _build_network(self, n_features, hidden, latent, n_prototypes):
         return _net_class()(n_features, hidden, latent, n_prototypes, 16, self.use_decoder,
@@ -310,7 +320,6 @@ class MNP(TorchDetector):
     def _fit(self, X, y, rng, validation_data):
         import torch
 
-        self._check_params()
         dev = self._device()
         D, H = X.shape[1], int(self.latent_dim)
         hidden = max(D - (D - H) // 2, H)  # authors: D -> D - (D-H)//2 -> H
@@ -561,10 +570,7 @@ class MNP(TorchDetector):
         return out[:, 0], out[:, 1], out[:, 2:2 + k], out[:, 2 + k:2 + k + H]
 
     def _validated(self, X):
-        from .._validation import check_X
-
-        self._check_fitted()
-        return check_X(X, n_features=self.n_features_in_)[0]
+        return self._validate_X(X)
 
     @property
     def prototypes_(self):

@@ -11,9 +11,11 @@ deterministic and a row's score does not depend on the rows scored with it.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral, Real
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
 from ..base import TorchDetector
 from ._weak import as_index, keras_init, keras_rmsprop, run_steps, same_shape
 
@@ -94,8 +96,19 @@ class PReNet(TorchDetector):
     weakly_supervised = True
     min_unlabeled = 2
     _fitted_arrays = ("ref_anomalies_", "ref_unlabeled_")
+    _parameter_constraints = {
+        **TorchDetector._parameter_constraints,
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "steps_per_epoch": [Interval(Integral, 1, None, closed="left")],
+        "train_batch_size": [Interval(Integral, 4, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither")],
+        "n_refs": [Interval(Integral, 1, None, closed="left")],
+    }
 
-    def __init__(self, hidden=20, epochs=50, steps_per_epoch=20, train_batch_size=512, lr=1e-3,
+    def __init__(self, *, hidden=20, epochs=50, steps_per_epoch=20, train_batch_size=512, lr=1e-3,
                  l2=0.01, clip_norm=1.0, n_refs=30, contamination="auto", batch_size=4096,
                  device="auto", random_state=None, verbose=False):
         self.hidden = hidden
@@ -133,9 +146,6 @@ class PReNet(TorchDetector):
     def _fit(self, X, y, rng, validation_data):
         import torch
 
-        check_params(self, pos_int=("hidden", "steps_per_epoch", "n_refs", "batch_size"),
-                     nonneg_int=("epochs",), pos_num=("lr", "clip_norm"), nonneg_num=("l2",),
-                     min_int={"train_batch_size": 4})
         Xu_np, Xa_np = X[y == 0], X[y == 1]
         n_u, n_a, E = Xu_np.shape[0], Xa_np.shape[0], int(self.n_refs)
         self.ref_anomalies_ = Xa_np[rng.integers(0, n_a, E)]

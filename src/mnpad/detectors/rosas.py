@@ -17,9 +17,11 @@ choice and deviation.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral, Real
 
-from .._validation import check_params
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
 from ..base import TorchDetector
 from ._weak import as_index, run_steps, same_shape, val_metric
 
@@ -27,7 +29,6 @@ __all__ = ["RoSAS"]
 
 
 def _net_class():
-    import torch
     from torch import nn
     from torch.nn import functional as F
 
@@ -43,9 +44,6 @@ def _net_class():
             """(embedding, score logit); the score is tanh(logit)."""
             e = self.emb(F.leaky_relu(self.hidden(x)))
             return e, self.out(F.leaky_relu(self.head(e)))[:, 0]
-
-        def score(self, x):
-            return torch.tanh(self(x)[1])
 
     return RoSASNet
 
@@ -93,8 +91,22 @@ class RoSAS(TorchDetector):
 
     weakly_supervised = True
     min_unlabeled = 2
+    _parameter_constraints = {
+        **TorchDetector._parameter_constraints,
+        "emb_dim": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "steps_per_epoch": [Interval(Integral, 1, None, closed="left")],
+        "train_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "margin": [Interval(Real, 0, None, closed="left")],
+        "mixup_alpha": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "l2_weight": [Interval(Real, 0, None, closed="left")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+    }
 
-    def __init__(self, emb_dim=128, epochs=200, steps_per_epoch=16, train_batch_size=32, lr=5e-3,
+    def __init__(self, *, emb_dim=128, epochs=200, steps_per_epoch=16, train_batch_size=32, lr=5e-3,
                  weight_decay=1e-4, margin=1.0, mixup_alpha=0.5, temperature=2.0, l2_weight=1e-2,
                  patience=15, contamination="auto", batch_size=4096, device="auto",
                  random_state=None, verbose=False):
@@ -132,11 +144,6 @@ class RoSAS(TorchDetector):
         import torch
         from torch.nn import functional as F
 
-        check_params(self, pos_int=("emb_dim", "steps_per_epoch", "train_batch_size",
-                                    "batch_size"),
-                     nonneg_int=("epochs", "patience"),
-                     pos_num=("lr", "mixup_alpha", "temperature"),
-                     nonneg_num=("weight_decay", "margin", "l2_weight"))
         D, emb = int(X.shape[1]), int(self.emb_dim)
         self.arch_ = {"n_features": D, "hidden": max(D + (emb - D) // 2, 1), "emb": emb,
                       "head": max(emb // 2, 1)}
