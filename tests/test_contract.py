@@ -11,6 +11,7 @@ import inspect
 import io
 import json
 import zipfile
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -212,34 +213,49 @@ def _bad_fit_cases(weak):
     Xi[4, 1] = np.inf
     df = pd.DataFrame(X, columns=list("abcde"))
     df["c"] = ["x"] * N
-    cases = [
-        ("nan", Xn, Y, ValueError, "NaN"),
-        ("inf", Xi, Y, ValueError, "infinity"),
-        ("1d", X[:, 0], Y, ValueError, "2-D"),
-        ("empty", np.zeros((0, D)), np.zeros(0), ValueError, "0 row"),
-        ("text column", df, Y, TypeError, "non-numeric column"),
-        ("y not 0/1", X, np.where(Y == 1, 2, 0), ValueError, "only 0"),
-        ("y length", X, Y[:-3], ValueError, "entries but X has"),
-    ]
+    cases = {
+        "nan": (Xn, Y, ValueError, "NaN"),
+        "inf": (Xi, Y, ValueError, "infinity"),
+        "1d": (X[:, 0], Y, ValueError, "2-D.*Reshape your data"),
+        "empty": (np.zeros((0, D)), np.zeros(0), ValueError, r"0 sample\(s\)"),
+        "no features": (np.zeros((N, 0)), Y, ValueError, r"0 feature\(s\)"),
+        "one sample": (X[:1], Y[:1], ValueError, "1 sample"),
+        "complex": (X.astype(complex), Y, ValueError, "Complex data not supported"),
+        "text column": (df, Y, TypeError, "non-numeric column"),
+        "mixed column names": (pd.DataFrame(X, columns=["a", "b", 2, 3, 4]), Y, TypeError,
+                               "feature names must all be strings"),
+    }
     if weak:
-        cases += [("no anomaly", X, np.zeros(N, int), ValueError, "no labeled anomaly"),
-                  ("y missing", X, None, ValueError, "y is required")]
+        cases.update({
+            "y not 0/1": (X, np.where(Y == 1, 2, 0), ValueError, "only 0"),
+            "y length": (X, Y[:-3], ValueError, "entries but X has"),
+            "no anomaly": (X, np.zeros(N, int), ValueError, "no labeled anomaly"),
+            "y missing": (X, None, ValueError, "requires y to be passed"),
+        })
     return cases
 
 
+BAD_FIT = [(n, case) for n in NAMES for case in _bad_fit_cases(detector_class(n).weakly_supervised)]
+
+
+@pytest.mark.parametrize("name, case", BAD_FIT)
+def test_bad_fit_input(name, case):
+    Xb, yb, exc, msg = _bad_fit_cases(is_weak(name))[case]
+    with pytest.raises(exc, match=msg):
+        make(name).fit(Xb, yb)
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_bad_inputs(name):
-    for label, Xb, yb, exc, msg in _bad_fit_cases(is_weak(name)):
-        with pytest.raises(exc, match=msg):
-            make(name).fit(Xb, yb)
-        assert label  # the case name shows in the traceback if the block above fails
+def test_bad_scoring_input(name):
     est = fitted(name)
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match=f"has 3 features, but {type(est).__name__} is expecting 5"):
         est.decision_function(X[:, :3])
     with pytest.raises(ValueError, match="NaN"):
         est.decision_function(np.full((2, D), np.nan))
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match="Reshape your data"):
         est.decision_function(X[0])
+    with pytest.raises(ValueError, match="method must be 'linear' or 'unify'"):
+        est.predict_proba(X, method="softmax")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -271,8 +287,260 @@ def test_fewer_unlabeled_rows_than_a_batch(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_unsupervised_accept_y_none_and_ignore_y(name):
+def test_unsupervised_ignore_y_entirely(name):
+    """Unsupervised detectors neither check nor use y: no y, all 1s, 2s or a wrong length give
+    the same scores and the same threshold."""
     if is_weak(name):
-        pytest.skip("weakly supervised: y is required (checked in test_bad_inputs)")
-    est = make(name).fit(X)
+        pytest.skip("weakly supervised: y is required (checked in test_bad_fit_input)")
+    ref = fitted(name)
+    for y in (None, np.ones(N, int), np.full(N, 2), Y[:10]):
+        est = make(name).fit(X, y)
+        np.testing.assert_array_equal(est.decision_scores_, ref.decision_scores_)
+        assert est.threshold_ == ref.threshold_
+    # no labels are used for 'auto' either: PyOD's default contamination of 0.1
+    assert ref.threshold_ == np.quantile(ref.decision_scores_, 0.9)
+
+
+# ---------------------------------------------------------------------------- parameters
+def _invalid_values(constraints):
+    """Values that no constraint in the list accepts (one below each interval, a string...)."""
+    from sklearn.utils._param_validation import Interval
+
+    bad = ["not a valid value", -1.5, 3 + 1j]
+    for c in constraints:
+        if isinstance(c, Interval) and c.left is not None:
+            bad.append(c.left - 1 if c.type is not Real else c.left - 0.5)
+            if c.closed in ("right", "neither"):
+                bad.append(c.left)
+    from mnpad._validation import _satisfied
+
+    return [v for v in bad if not any(_satisfied(c, v) for c in constraints)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameter_constraints_declared_and_checked_before_fitting(name):
+    cls = cls_of(name)
+    params = set(make(name).get_params())
+    declared = cls._parameter_constraints
+    assert params <= set(declared), f"no constraint for {sorted(params - set(declared))}"
+    # keyword-only __init__ (scikit-learn style)
+    sig = inspect.signature(cls.__init__).parameters
+    assert all(p.kind is p.KEYWORD_ONLY for n, p in sig.items() if n != "self")
+    with pytest.raises(TypeError):
+        cls(1)
+    for param in sorted(params):
+        for value in _invalid_values(declared[param]):
+            est = make(name).set_params(**{param: value})
+            # checked before the data (X is invalid too) and before any training
+            with pytest.raises(ValueError, match=f"^{param} must be .*; got "):
+                est.fit(np.zeros((0, D)), Y)
+            assert not hasattr(est, "n_features_in_")
+    # every default passes
+    from mnpad._validation import validate_params
+
+    validate_params(cls())
+
+
+def test_parameter_messages():
+    est = mnpad.get_detector("mnp", lr=-1)
+    with pytest.raises(ValueError, match=r"^lr must be a number > 0; got -1\.$"):
+        est.fit(X, Y)
+    with pytest.raises(ValueError, match=r"^n_prototypes must be 'auto' or an int >= 1; got 0"):
+        mnpad.get_detector("mnp", n_prototypes=0).fit(X, Y)
+    with pytest.raises(ValueError, match="max_prototypes must be >= 2 when n_prototypes='auto'"):
+        mnpad.get_detector("mnp", max_prototypes=1).fit(X, Y)
+    with pytest.raises(ValueError, match=r"^early_stopping must be 'auto' or 'off' or False"):
+        mnpad.get_detector("mnp", early_stopping=True).fit(X, Y)
+    with pytest.raises(ValueError, match=r"^hidden_dims must be a tuple of ints >= 1"):
+        mnpad.get_detector("deepsvdd", hidden_dims=(10, 0)).fit(X)
+    with pytest.raises(ValueError, match=r"^device must be 'auto', 'cpu', 'mps' or 'cuda\[:i\]'"):
+        mnpad.get_detector("devnet", device="tpu").fit(X, Y)
+    with pytest.raises(ValueError, match=r"^contamination must be 'auto' or a number in \(0, 0.5\)"):
+        mnpad.get_detector("iforest", contamination=0.5).fit(X)
+    with pytest.raises(ValueError, match=r"^random_state must be None or an int >= 0 or a "
+                                         r"numpy Generator; got -3\.$"):
+        mnpad.get_detector("iforest", random_state=-3).fit(X)
+
+
+# ---------------------------------------------------------------------------- thresholds, labels
+@pytest.mark.parametrize("name", NAMES)
+def test_float_contamination_sets_threshold_quantile(name):
+    est = make(name, contamination=0.1).fit(X, Y)
+    s = est.decision_scores_
+    assert est.threshold_ == np.quantile(s, 0.9)
+    np.testing.assert_array_equal(est.labels_, s > est.threshold_)
+    assert 18 <= est.labels_.sum() <= 20  # 10 % of 200 rows (fewer only with tied scores)
     np.testing.assert_array_equal(est.decision_scores_, fitted(name).decision_scores_)
+    if is_weak(name):  # 'auto' with labels: the labeled anomalies' 10 % quantile, >= median
+        ref = fitted(name)
+        t = max(np.quantile(ref.decision_scores_[Y == 1], 0.1), np.median(ref.decision_scores_))
+        assert ref.threshold_ == pytest.approx(t, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_score_samples_predict_proba_fit_predict(name):
+    from scipy.special import erf
+
+    est = fitted(name)
+    s = est.decision_function(X)
+    np.testing.assert_array_equal(est.score_samples(X), -s)
+    train = est.decision_scores_
+    lin = est.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(lin, np.clip((s - train.min()) / (train.max() - train.min()), 0, 1))
+    uni = est.predict_proba(X, method="unify")
+    assert uni.shape == (N, 2)
+    np.testing.assert_allclose(uni.sum(1), 1.0)
+    p = uni[:, 1]
+    np.testing.assert_allclose(p, np.clip(erf((s - train.mean()) / (train.std() * np.sqrt(2))),
+                                          0, 1), rtol=1e-12)
+    order = np.argsort(s, kind="stable")
+    assert np.all(np.diff(p[order]) >= 0), "unify probability must be monotone in the score"
+    assert p[s <= train.mean()].max() == 0 and p.max() > 0.5
+    labels = make(name).fit_predict(X, None if not is_weak(name) else Y)
+    np.testing.assert_array_equal(labels, est.labels_)
+    np.testing.assert_array_equal(labels, est.predict(X))
+
+
+def test_resolve_device_errors():
+    import torch
+
+    from mnpad.base import resolve_device
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device(None) == resolve_device("auto")
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu' or 'cuda"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available; use 'auto'"):
+            resolve_device("cuda:0")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            make("devnet", device="cuda").fit(X, Y)
+
+
+# ---------------------------------------------------------------------------- feature names
+#: every public method that takes X after fitting, besides the common four
+EXTRA_X_METHODS = {
+    "mnp": ["transform", "similarity", "nearest_prototype", "reconstruction_error", "explain",
+            "row_details"],
+    "deepsad": ["transform"],
+    "deepsvdd": ["transform"],
+    "feawad": ["residual_norm"],
+}
+COMMON_X_METHODS = ["decision_function", "predict", "predict_proba", "score_samples"]
+
+
+def _x_methods(name):
+    return COMMON_X_METHODS + EXTRA_X_METHODS.get(name, [])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_x_method_list_is_complete(name):
+    """Guards the list above: a new public method taking X must be added (and validated)."""
+    cls = cls_of(name)
+    found = {m for m, f in inspect.getmembers(cls, inspect.isfunction)
+             if not m.startswith("_") and not m.startswith("fit")
+             and list(inspect.signature(f).parameters)[1:2] == ["X"]}
+    assert found == set(_x_methods(name))
+
+
+_FRAME_CACHE = {}
+
+
+def fitted_on_frame(name):
+    if name not in _FRAME_CACHE:
+        df = pd.DataFrame(X, columns=[f"f{i}" for i in range(D)])
+        _FRAME_CACHE[name] = (make(name).fit(df, pd.Series(Y)), df)
+    return _FRAME_CACHE[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_feature_names_checked_by_every_x_method(name):
+    import warnings
+
+    est, df = fitted_on_frame(name)
+    reordered = df[df.columns[::-1]]
+    renamed = df.rename(columns={"f1": "g1"})
+    for method in _x_methods(name):
+        fn = getattr(est, method)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the same columns: no warning
+            same = fn(df)
+        with pytest.raises(ValueError, match="same order as they were in fit"):
+            fn(reordered)
+        with pytest.raises(ValueError, match="unseen at fit time:\n- g1\n.*missing:\n- f1"):
+            fn(renamed)
+        with pytest.raises(ValueError, match="seen at fit time, yet now missing:\n- f4"):
+            fn(df.iloc[:, :4])
+        with pytest.warns(UserWarning, match="X does not have valid feature names, but"):
+            arr = fn(X)
+        if isinstance(same, pd.DataFrame):
+            pd.testing.assert_frame_equal(same, arr)
+        elif isinstance(same, dict):
+            for k in same:
+                np.testing.assert_array_equal(same[k], arr[k])
+        else:
+            np.testing.assert_array_equal(same, arr)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_frame_on_array_fitted_warns_and_scores_identically(name):
+    import warnings
+
+    est = fitted(name)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(D)])
+    with pytest.warns(UserWarning, match="X has feature names, but .* fitted without"):
+        s = est.decision_function(df)
+    np.testing.assert_array_equal(s, est.decision_scores_)
+    # a frame built from an array has integer column names: no names, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(est.decision_function(pd.DataFrame(X)),
+                                      est.decision_scores_)
+
+
+def test_validation_data_columns_must_match():
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(D)])
+    yv = np.zeros(60, int)
+    yv[:6] = 1
+    with pytest.raises(ValueError, match="X_val's columns differ from X's"):
+        make("mnp").fit(df, Y, validation_data=(df.iloc[:60, ::-1], yv))
+
+
+# ---------------------------------------------------------------------------- refit, batching
+@pytest.mark.parametrize("name", NAMES)
+def test_refit_same_object_and_scoring_batch_size(name):
+    est = make(name)
+    first = est.fit(X, Y).decision_scores_.copy()
+    np.testing.assert_array_equal(est.fit(X, Y).decision_scores_, first)
+    np.testing.assert_array_equal(first, fitted(name).decision_scores_)
+    if "batch_size" in est.get_params():  # memory only: never changes a score
+        for bs in (1, 7):
+            est.set_params(batch_size=bs)
+            np.testing.assert_array_equal(est.decision_function(X), first)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_too_few_unlabeled_rows(name):
+    cls = cls_of(name)
+    if not is_weak(name):
+        pytest.skip("unsupervised: every row is unlabeled")
+    k = cls.min_unlabeled - 1
+    Xs, ys = X[:k + 2], np.r_[np.zeros(k), np.ones(2)]
+    with pytest.raises(ValueError, match=f"X has {k} unlabeled row\\(s\\); {cls.__name__} needs "
+                                         f"at least {cls.min_unlabeled}"):
+        make(name).fit(Xs, ys)
+
+
+# ---------------------------------------------------------------------------- tags
+@pytest.mark.parametrize("name", NAMES)
+def test_sklearn_tags(name):
+    from sklearn.utils import get_tags
+
+    tags = get_tags(make(name))
+    assert tags.estimator_type == "outlier_detector"
+    assert tags.target_tags.required is is_weak(name)
+    assert (tags.transformer_tags is not None) == hasattr(cls_of(name), "transform")
+    assert tags.non_deterministic is False
+    if tags.transformer_tags is not None:
+        assert fitted(name).transform(X).dtype == np.float32

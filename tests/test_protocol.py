@@ -32,8 +32,22 @@ def _dataset(n_norm=997, n_anom=100, d=4, seed=0):
                        anomaly_type=None, info=info)
 
 
-def test_constants():
-    assert SPLIT_SEED == 2024 and PAPER_SEEDS == (42, 43, 44, 45, 46)
+def test_default_split_seed_and_model_seeds_are_used():
+    """make_split's default is the SPLIT_SEED split (and not another seed's), and the
+    benchmark's default model seeds are PAPER_SEEDS: five distinct seeds, none of them the
+    split seed (the split never depends on the model seed)."""
+    from mnpad.bench.experiments import plan
+
+    ds = _dataset(300, 30)
+    default, explicit = make_split(ds), make_split(ds, split_seed=SPLIT_SEED)
+    np.testing.assert_array_equal(default.idx_train, explicit.idx_train)
+    np.testing.assert_array_equal(default.idx_val, explicit.idx_val)
+    other = make_split(ds, split_seed=SPLIT_SEED + 1)
+    assert not np.array_equal(default.idx_train, other.idx_train)
+    assert len(set(PAPER_SEEDS)) == len(PAPER_SEEDS) == 5 and SPLIT_SEED not in PAPER_SEEDS
+    cells = plan("compare", methods=["iforest"], datasets=["toy"],
+                 resolve=lambda requested, data_dir, default: [ds.info])
+    assert sorted({c.seed for c in cells}) == sorted(PAPER_SEEDS)
 
 
 def test_split_sizes_per_class_60_35_5():

@@ -99,7 +99,7 @@ def _is_numeric_dtype(dt):
     )
 
 
-def check_X(X, *, name="X", n_features=None, dtype=np.float32):
+def check_X(X, *, name="X", n_features=None, dtype=np.float32, estimator=None):
     """Validate a feature matrix and return it as a C-contiguous 2-D ``dtype`` array.
 
     Parameters
@@ -109,6 +109,8 @@ def check_X(X, *, name="X", n_features=None, dtype=np.float32):
         Name used in error messages.
     n_features : int, optional
         Expected number of columns (the fitted ``n_features_in_``).
+    estimator : str, optional
+        Name of the detector expecting ``n_features`` columns, for the message.
     dtype : numpy dtype
         Output dtype.
 
@@ -147,7 +149,8 @@ def check_X(X, *, name="X", n_features=None, dtype=np.float32):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} has dtype {arr.dtype}; expected real numeric features.")
     if arr.ndim != 2:
-        hint = " Reshape with X.reshape(-1, 1) for a single feature." if arr.ndim == 1 else ""
+        hint = (" Reshape your data with X.reshape(-1, 1) for a single feature or "
+                "X.reshape(1, -1) for a single row." if arr.ndim == 1 else "")
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features); got {arr.ndim}-D with shape "
             f"{arr.shape}.{hint}"
@@ -162,8 +165,8 @@ def check_X(X, *, name="X", n_features=None, dtype=np.float32):
         )
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
-            f"{name} has {arr.shape[1]} features, but the detector was fitted with "
-            f"{n_features} features."
+            f"{name} has {arr.shape[1]} features, but {estimator or 'the detector'} is "
+            f"expecting {n_features} features as input (the number it was fitted with)."
         )
     if arr.dtype.kind == "f":
         finite = np.isfinite(arr)
@@ -288,8 +291,9 @@ def _describe(c):
     if c == "boolean":
         return "True or False"
     if isinstance(c, type):
-        return f"a {c.__module__}.{c.__qualname__}" if c.__module__ != "builtins" else (
-            f"a {c.__name__}")
+        names = {numbers.Integral: "an int", numbers.Real: "a number",
+                 np.random.Generator: "a numpy Generator"}
+        return names.get(c, f"a {c.__name__}")
     if isinstance(c, Interval):
         kind = "an int" if c.type is numbers.Integral else "a number"
         lo, hi = c.left, c.right

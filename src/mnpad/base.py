@@ -146,7 +146,8 @@ class BaseDetector(BaseEstimator):
         if columns is not None and names_val is not None and list(names_val) != list(columns):
             raise ValueError("X_val's columns differ from X's (names or order); give both the "
                              f"same columns: X has {list(columns)[:5]}, X_val {names_val[:5]}.")
-        Xv, _ = check_X(Xv, name="X_val", n_features=n_features)
+        Xv, _ = check_X(Xv, name="X_val", n_features=n_features,
+                        estimator=type(self).__name__)
         yv = check_y(yv, Xv.shape[0], name="y_val", require_anomaly=True)
         if yv.all():
             raise ValueError("y_val has no normal row (0); early stopping needs both classes.")
@@ -179,7 +180,7 @@ class BaseDetector(BaseEstimator):
         takes ``X`` after fitting goes through it."""
         self._check_fitted()
         check_feature_names(self, X)
-        return check_X(X, n_features=self.n_features_in_)[0]
+        return check_X(X, n_features=self.n_features_in_, estimator=type(self).__name__)[0]
 
     def _score_checked(self, X):
         scores = np.asarray(self._score(X), dtype=np.float64).reshape(-1)

@@ -217,6 +217,10 @@ class DeepSVDD(TorchDetector):
         return self._batched(lambda t: ((self.net_(t) - c) ** 2).sum(1), X,
                              chunk=int(self.batch_size)).astype(np.float64)
 
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then :meth:`transform` the training rows (scikit-learn's transformer API)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
     def transform(self, X):
         """Representation ``phi(X)``, shape (n_samples, rep_dim)."""
         X = self._validate_X(X)

@@ -552,11 +552,12 @@ class MNP(TorchDetector):
             raise FloatingPointError("MNP produced non-finite scores.")
         return {"score": scores, "recon_error": e, "similarity": s, "latent": zn}
 
-    def _outputs(self, X):
-        """(logit, recon error, similarities, normalised latent) for validated X, as numpy."""
+    def _outputs(self, X, validated=False):
+        """(logit, recon error, similarities, normalised latent) of X, as numpy; ``validated``:
+        X already went through :meth:`_validated` (validate once per public call)."""
         import torch
 
-        X = self._validated(X)
+        X = X if validated else self._validated(X)
         k, H = self.n_prototypes_, self.arch_["latent"]
 
         infer = self._inference()
@@ -580,6 +581,10 @@ class MNP(TorchDetector):
         self._check_fitted()
         return torch.nn.functional.normalize(self.net_.prototypes.detach(), dim=1).cpu().numpy()
 
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then :meth:`transform` the training rows (scikit-learn's transformer API)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
     def transform(self, X):
         """Normalised latent representation z / ||z|| of X, shape (n_samples, latent_dim)."""
         return self._outputs(X)[3]
@@ -594,9 +599,11 @@ class MNP(TorchDetector):
 
     def reconstruction_error(self, X, per_feature=False):
         """Reconstruction error per row (mean SmoothL1), or per feature with ``per_feature``."""
+        return self._reconstruction_error(self._validated(X), per_feature)
+
+    def _reconstruction_error(self, X, per_feature):
         from torch.nn import functional as F
 
-        X = self._validated(X)
         if per_feature:
             return self._batched(
                 lambda t: F.smooth_l1_loss(self.net_.decoder(self.net_.encoder(t)), t,
@@ -614,8 +621,8 @@ class MNP(TorchDetector):
         import pandas as pd
 
         Xv = self._validated(X)
-        logit, e, s, _ = self._outputs(Xv)
-        per = self.reconstruction_error(Xv, per_feature=True)
+        logit, e, s, _ = self._outputs(Xv, validated=True)
+        per = self._reconstruction_error(Xv, per_feature=True)
         names = feature_names
         if names is None:
             names = (list(self.feature_names_in_) if hasattr(self, "feature_names_in_")
