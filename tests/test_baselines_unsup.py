@@ -10,15 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import mnpad
 from mnpad.detectors.deepsad import DeepSAD, deepsad_loss
 from mnpad.detectors.deepsvdd import DeepSVDD
 from mnpad.detectors.dif import DIF, _average_path_length, path_stats
-from mnpad.detectors.gbdt import GBDT
-from mnpad.detectors.iforest import IForest
 
 FAST_SVDD = dict(epochs=20, pretrain_epochs=10)
 
@@ -197,40 +194,3 @@ def test_dif_weights_are_standard_normal_and_untrained():
     w = np.concatenate([p.detach().numpy().ravel() for p in est.net_.weights])
     assert abs(w.mean()) < 0.02 and abs(w.std() - 1.0) < 0.02
     assert not any(p.requires_grad for p in est.net_.parameters())
-
-
-# ---------------------------------------------------------------------------- DeepOD defects
-UNSUP = [(DIF, dict(n_ensemble=3)), (DeepSVDD, dict(epochs=2, pretrain_epochs=1)),
-         (IForest, dict(n_estimators=10))]
-ALL = [*UNSUP, (DeepSAD, dict(epochs=2, pretrain_epochs=1)), (GBDT, dict(max_iter=5))]
-
-
-@pytest.mark.parametrize("cls, params", UNSUP)
-def test_unsupervised_fit_without_y(cls, params):
-    X, _ = easy_task()
-    est = cls(random_state=0, **params).fit(X)
-    assert est.decision_scores_.shape == (len(X),)
-
-
-@pytest.mark.parametrize("cls", [DeepSAD, DeepSVDD, DIF])
-def test_default_device_works_on_cpu(cls):
-    est = cls()
-    assert est.device == "auto"
-    est.set_params(**({"n_ensemble": 2} if cls is DIF else {"epochs": 1, "pretrain_epochs": 1}))
-    X, y = easy_task(n=200)
-    y[:1] = 1
-    est.fit(X, y)
-    assert est.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
-
-
-@pytest.mark.parametrize("cls, params", ALL)
-def test_clone_and_refit_same_object(cls, params):
-    X, y_true = easy_task(n=300)
-    y = np.zeros_like(y_true)
-    y[:3] = 1
-    est = cls(random_state=5, **params)
-    first = est.fit(X, y).decision_scores_.copy()
-    second = est.fit(X, y).decision_scores_  # refit of the same object: identical
-    np.testing.assert_array_equal(first, second)
-    cloned = clone(est).fit(X, y)
-    np.testing.assert_array_equal(cloned.decision_scores_, first)

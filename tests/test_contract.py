@@ -514,6 +514,11 @@ def test_refit_same_object_and_scoring_batch_size(name):
     first = est.fit(X, Y).decision_scores_.copy()
     np.testing.assert_array_equal(est.fit(X, Y).decision_scores_, first)
     np.testing.assert_array_equal(first, fitted(name).decision_scores_)
+    if "device" in est.get_params():  # the default 'auto' resolves on a CPU-only machine too
+        import torch
+
+        assert est.device == "auto" and est.device_ == ("cuda" if torch.cuda.is_available()
+                                                         else "cpu")
     if "batch_size" in est.get_params():  # memory only: never changes a score
         for bs in (1, 7):
             est.set_params(batch_size=bs)

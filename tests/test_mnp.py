@@ -7,7 +7,6 @@ import pytest
 from _synth import multimodal_task
 from sklearn.ensemble import IsolationForest
 
-import mnpad
 from mnpad import MNP
 from mnpad.metrics import evaluate
 
@@ -34,6 +33,7 @@ def test_beats_single_prototype_and_iforest(task, fitted):
     single = MNP(n_prototypes=1, random_state=0, **FAST).fit(Xtr, y)
     one = evaluate(yte, single.decision_function(Xte))["aucpr"]
     iso = evaluate(yte, -IsolationForest(random_state=0).fit(Xtr).score_samples(Xte))["aucpr"]
+    # measured (seed 0): AUC-PR full 0.763, single prototype 0.085, IsolationForest 0.552
     assert full > 0.6
     assert full > one + 0.1, (full, one)
     assert full > iso + 0.05, (full, iso)
@@ -93,12 +93,19 @@ def test_ablation_switches(task, switch):
     assert np.isfinite(m.decision_function(Xte)).all()
 
 
-def test_weights_change_training(task):
-    Xtr, y, _, Xte, _ = task
-    kw = dict(random_state=0, epochs=2, pretrain_epochs=1, steps_per_epoch=4, n_prototypes=3)
-    a = MNP(**kw).fit(Xtr, y).decision_function(Xte)
-    b = MNP(use_weights=False, **kw).fit(Xtr, y).decision_function(Xte)
-    assert not np.allclose(a, b)
+def test_weights_scale_the_unlabeled_terms(task):
+    """w_i = sigmoid(beta * max_j s_ij) lies in (0.5, 0.74) (s in (0, 1]), so the first training
+    step (same pretraining, prototypes and batch with and without weights) must show a smaller
+    reconstruction loss (eq. 4 increases with the weighted unlabeled term), a smaller score loss
+    (eq. 12) and a larger contrastive loss (eq. 9); an ignored switch gives equal losses."""
+    Xtr, y, *_ = task
+    kw = dict(random_state=0, epochs=1, pretrain_epochs=1, steps_per_epoch=1, n_prototypes=3,
+              early_stopping=False)
+    a = [h for h in MNP(**kw).fit(Xtr, y).history_ if "phase" not in h][0]
+    b = [h for h in MNP(use_weights=False, **kw).fit(Xtr, y).history_ if "phase" not in h][0]
+    # measured (seed 0): recon 0.105 vs 0.176, score 0.211 vs 0.253, np 0.839 vs 0.696
+    assert a["loss_recon"] < b["loss_recon"] and a["loss_score"] < b["loss_score"]
+    assert a["loss_np"] > b["loss_np"]
 
 
 def test_early_stopping_restores_best(task):
@@ -112,52 +119,6 @@ def test_early_stopping_restores_best(task):
     assert average_precision_score(yte[::2], m.decision_function(Xte[::2])) == pytest.approx(best)
     with pytest.raises(ValueError, match="y_val"):
         MNP(**FAST).fit(Xtr, y, validation_data=(Xte, np.zeros_like(yte)))
-
-
-def test_too_few_unlabeled_rows():
-    X = np.random.default_rng(0).random((12, 3)).astype(np.float32)
-    y = np.r_[np.ones(2), np.zeros(10)]
-    with pytest.raises(ValueError, match="unlabeled row"):
-        MNP().fit(X, y)
-
-
-def test_fewer_rows_than_a_batch_trains(task):
-    Xtr, y, *_ = task
-    X = np.vstack([Xtr[:40], Xtr[y == 1][:2]])
-    yy = np.r_[np.zeros(40), np.ones(2)]
-    m = MNP(random_state=0, epochs=1, pretrain_epochs=1, steps_per_epoch=2).fit(X, yy)
-    assert np.isfinite(m.decision_scores_).all()
-
-
-@pytest.mark.parametrize("bad", [dict(n_prototypes=0), dict(n_prototypes="many"), dict(lr=-1),
-                                 dict(epochs=-1), dict(batch_size_unlabeled=0)])
-def test_bad_params(task, bad):
-    Xtr, y, *_ = task
-    with pytest.raises(ValueError, match=next(iter(bad))):
-        MNP(**bad).fit(Xtr, y)
-
-
-def test_global_rng_untouched(task):
-    import torch
-
-    Xtr, y, *_ = task
-    np.random.seed(1)
-    torch.manual_seed(1)
-    a_np, a_t = np.random.random(), torch.rand(1)
-    np.random.seed(1)
-    torch.manual_seed(1)
-    MNP(random_state=3, epochs=1, pretrain_epochs=1, steps_per_epoch=2, n_prototypes=2).fit(Xtr, y)
-    assert np.random.random() == a_np and torch.equal(torch.rand(1), a_t)
-
-
-def test_scoring_batch_size_never_changes_scores(fitted, task):
-    Xte = task[3]
-    ref = fitted.decision_function(Xte)
-    for bs in (1, 7, 1000):
-        fitted.set_params(batch_size=bs)
-        np.testing.assert_array_equal(fitted.decision_function(Xte), ref)
-    fitted.set_params(batch_size=4096)
-    np.testing.assert_array_equal(fitted.decision_function(Xte[13:14]), ref[13:14])
 
 
 @pytest.mark.data
@@ -179,16 +140,6 @@ def test_pendigits_paper_protocol_floor():
         m = MNP(random_state=seed).fit(s.X_train, s.y_train, validation_data=(s.X_val, s.y_val))
         aps.append(evaluate(s.y_test, m.decision_function(s.X_test))["aucpr_trapz"])
     assert np.median(aps) >= 0.70, aps
-
-
-def test_save_load_roundtrip(fitted, task, tmp_path):
-    p = tmp_path / "m.mnpad"
-    fitted.save(p)
-    m2 = mnpad.load(p)
-    np.testing.assert_array_equal(m2.decision_function(task[3]), fitted.decision_function(task[3]))
-    assert m2.n_prototypes_ == fitted.n_prototypes_
-    with pytest.raises(FileExistsError):
-        fitted.save(p)
 
 
 def test_internal_validation_without_validation_data(task):
