@@ -24,8 +24,6 @@ PYOD = ("PyOD convention: predict gives 1 for anomalies and 0 otherwise, and a h
         "decision_function means more anomalous (scikit-learn's outlier checks want -1/+1, "
         "negative = outlier, and offset_)")
 PYOD_WEAK = PYOD + "; also fits without y, which a weakly supervised detector refuses"
-PICKLE = ("network class defined inside a factory function (issue 10 item 2 moves it to "
-          "module level; remove this entry then)")
 MNP_ROWS = ("the check fits on 10-20 rows: MNP needs at least min_unlabeled=16 unlabeled rows "
             "for its prototypes")
 
@@ -47,8 +45,6 @@ for _name in ("mnp", "rosas", "prenet", "devnet", "deepsad", "feawad", "gbdt"):
                                    "check_outliers_fit_predict": PYOD_WEAK})
 for _name in ("dif", "deepsvdd", "iforest"):
     EXPECTED_FAILED[_name].update({"check_outliers_train": PYOD, "check_outliers_fit_predict": PYOD})
-for _name in ("rosas", "prenet", "feawad", "dif"):
-    EXPECTED_FAILED[_name]["check_estimators_pickle"] = PICKLE
 EXPECTED_FAILED["mnp"].update({
     c: MNP_ROWS for c in ("check_pipeline_consistency", "check_estimators_nan_inf",
                           "check_estimators_pickle", "check_transformer_data_not_an_array",
