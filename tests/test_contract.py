@@ -342,9 +342,14 @@ def test_parameter_constraints_declared_and_checked_before_fitting(name):
 
 
 def test_parameter_messages():
-    est = mnpad.get_detector("mnp", lr=-1)
     with pytest.raises(ValueError, match=r"^lr must be a number > 0; got -1\.$"):
-        est.fit(X, Y)
+        mnpad.get_detector("devnet", lr=-1).fit(X, Y)
+    with pytest.raises(ValueError, match=r"^lr must be 'auto' or a number > 0; got 0"):
+        mnpad.get_detector("mnp", lr=0).fit(X, Y)
+    with pytest.raises(ValueError, match=r"^recipe must be 'authors' or 'paper' or a dict"):
+        mnpad.get_detector("mnp", recipe="nope").fit(X, Y)
+    with pytest.raises(ValueError, match="unknown recipe switch 'nope'"):  # before any training
+        mnpad.get_detector("mnp", recipe={"nope": 1}).fit(np.zeros((0, D)), Y)
     with pytest.raises(ValueError, match=r"^n_prototypes must be 'auto' or an int >= 1; got 0"):
         mnpad.get_detector("mnp", n_prototypes=0).fit(X, Y)
     with pytest.raises(ValueError, match="max_prototypes must be >= 2 when n_prototypes='auto'"):

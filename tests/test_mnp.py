@@ -144,7 +144,7 @@ def test_pendigits_paper_protocol_floor():
     for seed in PAPER_SEEDS[:3]:
         m = MNP(random_state=seed).fit(s.X_train, s.y_train, validation_data=(s.X_val, s.y_val))
         aps.append(evaluate(s.y_test, m.decision_function(s.X_test))["aucpr_trapz"])
-    assert np.median(aps) >= 0.70, aps
+    assert np.median(aps) >= 0.70, aps  # measured: 0.738 (seeds 42-44: 0.738, 0.914, 0.713)
 
 
 def test_internal_validation_without_validation_data(task):
