@@ -733,7 +733,7 @@ class MNP(TorchDetector):
             return self._batched(
                 lambda t: F.smooth_l1_loss(self.net_.decoder(self.net_.encoder(t)), t,
                                            reduction="none"), X)
-        return self._outputs(X)[1]
+        return self._outputs(X, validated=True)[1]
 
     def explain(self, X, top_features=3, feature_names=None):
         """Per-row explanation as a DataFrame.
