@@ -1,13 +1,13 @@
 """Helpers shared by the weakly supervised baselines (DevNet, PReNet, FeaWAD, RoSAS).
 
-Parameter checks, the Keras-equivalent optimiser and initialisation the originals used, the
-inner loop of optimisation steps, and the draw of balanced batch indices. Each detector file
+The Keras-equivalent optimiser and initialisation the originals used, the shape guard of the
+per-sample losses and the draw of balanced batch indices. Each detector file
 keeps its own network, loss and sampling.
 """
 
 from __future__ import annotations
 
-__all__ = ["keras_rmsprop", "keras_init", "run_steps", "as_index",
+__all__ = ["keras_rmsprop", "keras_init", "as_index",
            "balanced_indices", "same_shape", "val_metric"]
 
 
@@ -39,28 +39,6 @@ def same_shape(*tensors):
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise ValueError(f"per-sample loss terms must all have shape (B,); got {sorted(shapes)}.")
-
-
-def run_steps(opt, loss_fn, n_steps, *, clip_params=None, max_norm=None):
-    """Take ``n_steps`` optimiser steps on ``loss_fn(step) -> dict`` (key ``'loss'`` is
-    minimised; the others are logged). Returns the per-epoch mean of every entry, plus
-    ``'steps'``. With ``max_norm`` the global gradient norm of ``clip_params`` is clipped
-    (Keras ``clipnorm``)."""
-    import torch
-
-    sums = {}
-    for t in range(n_steps):
-        out = loss_fn(t)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        if max_norm is not None:
-            torch.nn.utils.clip_grad_norm_(clip_params, max_norm)
-        opt.step()
-        for k, v in out.items():
-            sums[k] = sums.get(k, 0.0) + v.detach()
-    rec = {k: float(v) / n_steps for k, v in sums.items()}
-    rec["steps"] = n_steps
-    return rec
 
 
 def as_index(*arrays, device):
