@@ -39,7 +39,7 @@ def tables(draw, names=NAMES):
     n_rows = draw(st.integers(1, 12))
     cols = draw(st.lists(names, min_size=1, max_size=5))  # duplicates allowed
     out = pd.DataFrame(index=range(n_rows))
-    for i, c in enumerate(cols):
+    for i in range(len(cols)):
         kind = draw(st.sampled_from(["mixed", "constant", "numeric", "labels"]))
         if kind == "constant":
             v = draw(CELLS)
