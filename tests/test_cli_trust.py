@@ -442,3 +442,30 @@ def test_paper_tables_ship_with_the_package():
 
     t = _read_paper(None, "table2_paper.csv")
     assert t is not None and len(t) > 5
+
+
+def _with_saved_device(src, dst, device):
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "meta.json":
+                meta = json.loads(data)
+                meta["params"]["device"] = device
+                data = json.dumps(meta).encode()
+            zout.writestr(name, data)
+
+
+def test_cuda_saved_model_loads_on_cpu_for_both_kinds(models, tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("the fallback is for machines without CUDA")
+    df = frame(30, seed=6)
+    pipe = mnpad.load(models / "mnp.mnpad")
+    _with_saved_device(models / "mnp.mnpad", tmp_path / "p.mnpad", "cuda")
+    np.testing.assert_array_equal(mnpad.load(tmp_path / "p.mnpad").decision_function(df),
+                                  pipe.decision_function(df))
+    pipe.detector_.save(tmp_path / "d.mnpad")
+    _with_saved_device(tmp_path / "d.mnpad", tmp_path / "d_cuda.mnpad", "cuda:0")
+    Z = pipe.transform(df)
+    np.testing.assert_array_equal(mnpad.load(tmp_path / "d_cuda.mnpad").decision_function(Z),
+                                  pipe.detector_.decision_function(Z))
