@@ -8,7 +8,7 @@ keeps its own network, loss and sampling.
 from __future__ import annotations
 
 __all__ = ["keras_rmsprop", "keras_init", "as_index",
-           "balanced_indices", "same_shape", "val_metric"]
+           "balanced_batches", "same_shape", "val_metric"]
 
 
 def keras_rmsprop(params, lr):
@@ -48,18 +48,20 @@ def as_index(*arrays, device):
     return tuple(torch.as_tensor(a, dtype=torch.int64, device=device) for a in arrays)
 
 
-def balanced_indices(rng, n_unl, n_anom, steps, batch_size, device):
-    """Index tensors of one epoch: ``steps`` batches, half unlabeled, half labeled anomalies,
-    each drawn with replacement (DevNet's and FeaWAD's sampler). Returns (iu, ia, y): index
-    tensors of shapes (steps, ceil(batch/2)) and (steps, floor(batch/2)), and the float labels
-    (batch,) of a batch ``cat(X_unl[iu[t]], X_anom[ia[t]])``."""
+def balanced_batches(rng, data, steps, batch_size):
+    """One epoch of ``steps`` balanced batches, half unlabeled rows (``data['Xu']``), half
+    labeled anomalies (``data['Xa']``), each drawn with replacement (DevNet's and FeaWAD's
+    sampler). Returns a list of ``(iu, ia, y)``: index tensors of ceil(batch/2) and
+    floor(batch/2) rows and the float labels (batch,) of ``cat(Xu[iu], Xa[ia])``."""
     import torch
 
+    Xu, Xa = data["Xu"], data["Xa"]
     half = (batch_size + 1) // 2
-    iu = rng.integers(0, n_unl, size=(steps, half))
-    ia = rng.integers(0, n_anom, size=(steps, batch_size - half))
-    y = torch.cat([torch.zeros(half), torch.ones(batch_size - half)]).to(device)
-    return (*as_index(iu, ia, device=device), y)
+    iu = rng.integers(0, Xu.shape[0], size=(steps, half))
+    ia = rng.integers(0, Xa.shape[0], size=(steps, batch_size - half))
+    y = torch.cat([torch.zeros(half), torch.ones(batch_size - half)]).to(Xu.device)
+    iu, ia = as_index(iu, ia, device=Xu.device)
+    return [(iu[t], ia[t], y) for t in range(steps)]
 
 
 def val_metric(y, scores):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import balanced_indices, keras_init, keras_rmsprop, same_shape
+from ._weak import balanced_batches, keras_init, keras_rmsprop, same_shape
 
 __all__ = ["DevNet", "deviation_loss"]
 
@@ -120,11 +120,7 @@ class DevNet(TorchDetector):
         return super()._setup(X, y, rng, validation_data)
 
     def _batches(self, rng, data, epoch):
-        Xu, Xa = data["Xu"], data["Xa"]
-        steps = int(self.steps_per_epoch)
-        iu, ia, target = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps,
-                                          int(self.train_batch_size), Xu.device)
-        return [(iu[t], ia[t], target) for t in range(steps)]
+        return balanced_batches(rng, data, int(self.steps_per_epoch), int(self.train_batch_size))
 
     def _batch_loss(self, batch, data):
         import torch

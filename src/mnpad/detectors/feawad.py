@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import balanced_indices, keras_init, same_shape
+from ._weak import balanced_batches, keras_init, same_shape
 
 __all__ = ["FeaWAD", "feawad_loss"]
 
@@ -132,11 +132,7 @@ class FeaWAD(TorchDetector):
             lambda _: self._random_batches(rng, Xu.shape[0], steps, bs, Xu.device))
 
     def _batches(self, rng, data, epoch):
-        Xu, Xa = data["Xu"], data["Xa"]
-        steps = int(self.steps_per_epoch)
-        iu, ia, target = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps,
-                                          int(self.train_batch_size), Xu.device)
-        return [(iu[t], ia[t], target) for t in range(steps)]
+        return balanced_batches(rng, data, int(self.steps_per_epoch), int(self.train_batch_size))
 
     def _batch_loss(self, batch, data):
         import torch

@@ -10,8 +10,6 @@ clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import torch
 from torch import nn
@@ -22,97 +20,33 @@ from ..base import TorchDetector
 
 __all__ = ["MNP"]
 
-def _padded_inference(net, n_features):
-    """Inference-only copy of a trained MNPNet with every width padded to a multiple of 16.
-
-    Zero-padded inputs, units and weights leave every value unchanged (LeakyReLU(0) = 0,
-    SmoothL1(0, 0) = 0), while each row of every matrix product starts 64-byte aligned and no
-    per-call padding or dispatch overhead remains: scoring is faster and a row's score is
-    bit-identical wherever it sits in a batch (BLAS rounding can depend on row alignment).
-    Returns ``fn(x) -> (logit, e, s, zn)`` for a block ``x`` of shape (B, n_features).
-    """
-    def r16(n):
-        return -(-n // 16) * 16
-
-    def padded(w, rows, cols):
-        out = w.new_zeros(rows, cols)
-        out[:w.shape[0], :w.shape[1]] = w
-        return out
-
-    D = n_features
-    e1, e2, d1, d2 = net.encoder[0], net.encoder[2], net.decoder[0], net.decoder[2]
-    s1, s2 = net.scorer[0], net.scorer[2]
-    h, H = e1.out_features, e2.out_features
-    Dp, hp, Hp = r16(D), r16(h), r16(H)
-    with torch.no_grad():
-        W1, b1 = padded(e1.weight, hp, Dp).T.contiguous(), padded(e1.bias[:, None], hp, 1)[:, 0]
-        W2, b2 = padded(e2.weight, Hp, hp).T.contiguous(), padded(e2.bias[:, None], Hp, 1)[:, 0]
-        W3, b3 = padded(d1.weight, hp, Hp).T.contiguous(), padded(d1.bias[:, None], hp, 1)[:, 0]
-        W4, b4 = padded(d2.weight, Dp, hp).T.contiguous(), padded(d2.bias[:, None], Dp, 1)[:, 0]
-        unT = padded(F.normalize(net.prototypes, dim=1), net.prototypes.shape[0], Hp).T.contiguous()
-        # scorer input laid out as [zn (Hp), e, smax, 0...]; the network's is [e, zn, smax]
-        Fp = r16(Hp + 2)
-        ws = s1.weight
-        W5 = ws.new_zeros(ws.shape[0], Fp)
-        off = 1 if net.use_decoder else 0
-        W5[:, :H] = ws[:, off:off + H]
-        if net.use_decoder:
-            W5[:, Hp] = ws[:, 0]
-        W5[:, Hp + 1] = ws[:, off + H]
-        W5, b5 = W5.T.contiguous(), s1.bias.clone()
-        W6, b6 = s2.weight.T.contiguous(), s2.bias.clone()
-    alpha, use_dec = net.alpha, net.use_decoder
-    local = threading.local()  # per-thread work buffers, reused across blocks
-
-    def buffers(x):
-        B = x.shape[0]
-        b = getattr(local, "b", None)
-        if b is None or b["x"].shape[0] != B or b["x"].device != x.device:
-            new = lambda n: x.new_zeros(B, n)  # noqa: E731
-            b = local.b = {"x": new(Dp), "a1": new(hp), "z": new(Hp), "a3": new(hp),
-                           "xh": new(Dp), "f": new(Fp), "a5": new(W5.shape[1]), "o": new(1)}
-        return b
-
-    def fn(x):
-        b = buffers(x)
-        xp, z, feats = b["x"], b["z"], b["f"]
-        xp[:, :D].copy_(x)  # the padding columns stay zero
-        F.leaky_relu_(torch.addmm(b1, xp, W1, out=b["a1"]), 0.01)
-        F.leaky_relu_(torch.addmm(b2, b["a1"], W2, out=z), 0.01)
-        zn = F.normalize(z, dim=1)
-        dist = (2.0 - 2.0 * (zn @ unT)).clamp_min_(0.0)
-        s = 1.0 / (1.0 + dist) if alpha == 1.0 else (1.0 + dist / alpha).pow(-(alpha + 1) / 2)
-        feats[:, :Hp] = zn
-        feats[:, Hp + 1] = s.max(1).values
-        e = None
-        if use_dec:
-            F.leaky_relu_(torch.addmm(b3, z, W3, out=b["a3"]), 0.01)
-            F.leaky_relu_(torch.addmm(b4, b["a3"], W4, out=b["xh"]), 0.01)
-            e = F.smooth_l1_loss(b["xh"], xp, reduction="none").sum(1) / D
-            feats[:, Hp] = e
-        F.leaky_relu_(torch.addmm(b5, feats, W5, out=b["a5"]), 0.01)
-        logit = torch.addmm(b6, b["a5"], W6, out=b["o"])[:, 0].clone()
-        return logit, e, s, zn[:, :H]
-
-    return fn
+def _round_up(n, multiple):
+    return -(-int(n) // multiple) * multiple
 
 
 class MNPNet(nn.Module):
-    """Encoder psi, decoder psi', prototypes {u_j} and scorer phi."""
+    """Encoder psi, decoder psi', prototypes {u_j} and scorer phi.
+
+    ``pad_to`` > 1 builds every width rounded up to a multiple of ``pad_to`` (an inference
+    copy, :meth:`padded`); ``n_features`` and ``latent`` keep the true widths, inputs are
+    zero-padded and the padding units stay exactly zero, so every value is unchanged.
+    """
 
     def __init__(self, n_features, hidden, latent, n_prototypes, scorer_hidden, use_decoder,
-                 alpha):
+                 alpha, pad_to=1):
         super().__init__()
-        act = lambda: nn.LeakyReLU(0.01)  # noqa: E731 - authors' activation, every layer
-        self.encoder = nn.Sequential(nn.Linear(n_features, hidden), act(),
-                                     nn.Linear(hidden, latent), act())
-        self.decoder = nn.Sequential(nn.Linear(latent, hidden), act(),
-                                     nn.Linear(hidden, n_features), act())
-        self.prototypes = nn.Parameter(torch.zeros(n_prototypes, latent))
+        r = lambda n: _round_up(n, pad_to)  # noqa: E731
+        # the authors' activation, every layer (in place in an inference copy: no autograd)
+        act = lambda: nn.LeakyReLU(0.01, inplace=pad_to > 1)  # noqa: E731
+        D, h, H = r(n_features), r(hidden), r(latent)
+        self.n_features, self.latent = int(n_features), int(latent)
+        self.encoder = nn.Sequential(nn.Linear(D, h), act(), nn.Linear(h, H), act())
+        self.decoder = nn.Sequential(nn.Linear(H, h), act(), nn.Linear(h, D), act())
+        self.prototypes = nn.Parameter(torch.zeros(n_prototypes, H))
         self.use_decoder = bool(use_decoder)
-        n_in = latent + 1 + int(self.use_decoder)
-        self.scorer = nn.Sequential(nn.Linear(n_in, scorer_hidden), act(),
-                                    nn.Linear(scorer_hidden, 1))
+        # scorer input: [e (with decoder), z / ||z||, max_j s_ij]
+        self.scorer = nn.Sequential(nn.Linear(r(int(self.use_decoder) + H + 1), scorer_hidden),
+                                    act(), nn.Linear(scorer_hidden, 1))
         self.alpha = float(alpha)
 
     def similarity(self, zn):
@@ -125,21 +59,58 @@ class MNPNet(nn.Module):
         return (1.0 + d2 / self.alpha).pow(-(self.alpha + 1.0) / 2.0)
 
     def recon_error(self, x, z):
-        """Per-row l(x, x_hat): mean SmoothL1 over features (the authors' choice of l)."""
-        return F.smooth_l1_loss(self.decoder(z), x, reduction="none").mean(1)
+        """Per-row l(x, x_hat): mean SmoothL1 over the (true) features (the authors' l)."""
+        return F.smooth_l1_loss(self.decoder(z), x, reduction="none").sum(1) / self.n_features
 
     def forward(self, x):
+        """(scorer logit, reconstruction error or None, similarities, normalised latent)."""
+        x = _pad_columns(x, self.encoder[0].in_features)
         z = self.encoder(x)
         zn = F.normalize(z, dim=1)
         s = self.similarity(zn)
-        smax = s.max(1).values
+        parts = [zn, s.max(1).values[:, None]]
+        e = None
         if self.use_decoder:
             e = self.recon_error(x, z)
-            feats = torch.cat([e[:, None], zn, smax[:, None]], 1)
-        else:
-            e = None
-            feats = torch.cat([zn, smax[:, None]], 1)
-        return self.scorer(feats)[:, 0], e, s, zn
+            parts.insert(0, e[:, None])
+        width = self.scorer[0].in_features - sum(p.shape[1] for p in parts)
+        if width:
+            parts.append(zn.new_zeros(zn.shape[0], width))
+        feats = torch.cat(parts, 1)
+        return self.scorer(feats)[:, 0], e, s, zn[:, :self.latent]
+
+    def padded(self, multiple=16):
+        """Inference copy with every width zero-padded to a multiple of ``multiple``.
+
+        The same forward pass on the same weights (placed in the top-left blocks of larger
+        zero matrices): all values are unchanged (LeakyReLU(0) = 0, SmoothL1(0, 0) = 0), while
+        each row of every matrix product starts 64-byte aligned, so a row's score is
+        bit-identical wherever it sits in a batch (BLAS rounding can depend on alignment).
+        """
+        enc0 = self.encoder[0]
+        with torch.random.fork_rng(devices=[]):  # its random init is overwritten: keep the RNG
+            out = MNPNet(self.n_features, enc0.out_features, self.latent,
+                         self.prototypes.shape[0], self.scorer[0].out_features, self.use_decoder,
+                         self.alpha, pad_to=multiple)
+        out = out.to(enc0.weight.device)
+        H, Hp = self.latent, out.prototypes.shape[1]
+        # scorer input columns: e at 0 (with decoder), zn next, max s after the padded zn
+        off = int(self.use_decoder)
+        cols = list(range(off + H)) + [off + Hp]
+        own = dict(self.named_parameters())
+        with torch.no_grad():
+            for name, p in out.named_parameters():
+                p.zero_()
+                src = own[name]
+                if name == "scorer.0.weight":
+                    p[:, cols] = src
+                else:
+                    p[tuple(slice(0, n) for n in src.shape)] = src
+        return out.eval()
+
+
+def _pad_columns(t, width):
+    return t if t.shape[1] == width else F.pad(t, (0, width - t.shape[1]))
 
 
 #: the training recipes (docs/mnp.md, "Recipes"): each fixes a set of switches
@@ -663,18 +634,23 @@ class MNP(TorchDetector):
 
     # ------------------------------------------------------------------ scoring
     def _inference(self):
-        """The padded inference function of the current network (built once, then cached)."""
+        """The padded inference copy of the network (:meth:`MNPNet.padded`); cached, and
+        rebuilt while training (validation scoring) since the weights then change."""
+        if self.net_.training:  # scoring the validation split during training
+            return self.net_.padded()
         cache = getattr(self, "_inference_cache", None)
-        if cache is None or cache[0] is not self.net_ or self.net_.training:
-            fn = _padded_inference(self.net_, self.n_features_in_)
-            self._inference_cache = cache = (self.net_, fn)
+        if cache is None or cache[0] is not self.net_:
+            self._inference_cache = cache = (self.net_, self.net_.padded())
         return cache[1]
 
     def _score(self, X):
-        # during training (validation scoring) the weights change: build a fresh copy
-        fn = (_padded_inference(self.net_, self.n_features_in_) if self.net_.training
-              else self._inference())
-        return self._batched(lambda t: fn(t)[0], X, aligned=False).astype(np.float64)
+        net = self._inference()
+        return self._batched(lambda t: net(t)[0], X, aligned=False).astype(np.float64)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_inference_cache", None)  # derived from net_, rebuilt on demand
+        return state
 
     def row_details(self, X):
         """Per-row outputs of one forward pass.
@@ -698,11 +674,8 @@ class MNP(TorchDetector):
 
     def _outputs(self, X):
         """(logit, recon error, similarities, normalised latent) for validated X, as numpy."""
-        import torch
-
         X = self._validated(X)
         k, H = self.n_prototypes_, self.arch_["latent"]
-
         infer = self._inference()
 
         def fn(t):
@@ -740,16 +713,14 @@ class MNP(TorchDetector):
         return self.similarity(X).argmax(1)
 
     def reconstruction_error(self, X, per_feature=False):
-        """Reconstruction error per row (mean SmoothL1), or per feature with ``per_feature``."""
-        from torch.nn import functional as F
-
+        """Reconstruction error per row (mean SmoothL1, as the scorer sees it), or per feature
+        with ``per_feature``."""
         X = self._validated(X)
         if per_feature:
             return self._batched(
                 lambda t: F.smooth_l1_loss(self.net_.decoder(self.net_.encoder(t)), t,
                                            reduction="none"), X)
-        return self._batched(lambda t: self.net_.recon_error(t, self.net_.encoder(t)), X,
-                             chunk=int(self.batch_size))
+        return self._outputs(X)[1]
 
     def explain(self, X, top_features=3, feature_names=None):
         """Per-row explanation as a DataFrame.
