@@ -18,6 +18,7 @@ Candidates (``MNP(recipe=...)``):
 
     OMP_NUM_THREADS=1 python benchmarks/dev_mnp_recipes.py [--settings paper:0.01 weak:0.05]
         [--datasets pendigits,gamma] [--candidates paper,authors] [--splits 7,8] [--seeds 0]
+    python benchmarks/dev_mnp_recipes.py --report     # tables of what is in --out so far
 """
 
 import argparse
@@ -55,6 +56,45 @@ def run_one(protocol, ratio, dataset, split_seed, cand, seed):
             **{k: round(float(v), 4) for k, v in m.items()}}
 
 
+def report(path, out_md):
+    """Markdown tables: trapz AUC-PR per dataset and candidate (mean over the development
+    splits and seeds run so far), and the median best validation epoch per candidate."""
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_json(path, lines=True)
+    lines = ["# Development study of MNP's recipes (split seeds 7/8, never 2024)", "",
+             "`OMP_NUM_THREADS=1 python benchmarks/dev_mnp_recipes.py`; trapezoid AUC-PR on each "
+             "development split's held-out rows (n = runs per cell).", ""]
+    for (proto, ratio), g in df.groupby(["protocol", "ratio"]):
+        cands = [c for c in CANDIDATES if c in set(g["candidate"])]
+        lines += [f"## {proto} protocol, {ratio:.0%} labeled", "",
+                  "| dataset | " + " | ".join(cands) + " |",
+                  "|---|" + "---|" * len(cands)]
+        means = {c: [] for c in cands}
+        for ds, h in g.groupby("dataset"):
+            cells = []
+            for c in cands:
+                v = h[h["candidate"] == c]["aucpr_trapz"]
+                cells.append(f"{v.mean():.3f} (n={len(v)})" if len(v) else "—")
+            lines.append(f"| {ds} | " + " | ".join(cells) + " |")
+        complete = g.groupby("dataset")["candidate"].nunique() == len(cands)
+        full = g[g["dataset"].isin(complete[complete].index)]
+        for c in cands:
+            means[c] = full[full["candidate"] == c].groupby("dataset")["aucpr_trapz"].mean()
+        lines.append("| mean (datasets with every candidate) | " + " | ".join(
+            f"{means[c].mean():.3f}" if len(means[c]) else "—" for c in cands) + " |")
+        best = g.dropna(subset=["best_epoch"])
+        if len(best):
+            lines.append("| median best validation epoch | " + " | ".join(
+                f"{np.median(best[best['candidate'] == c]['best_epoch']):.0f}"
+                if (best["candidate"] == c).any() else "—" for c in cands) + " |")
+        lines.append("")
+    with open(out_md, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--settings", nargs="+", default=["paper:0.01", "weak:0.05", "weak:0.01"])
@@ -63,7 +103,10 @@ def main():
     ap.add_argument("--splits", default="7,8")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--out", default="benchmarks/results/dev_mnp_recipes.jsonl")
+    ap.add_argument("--report", action="store_true")
     a = ap.parse_args()
+    if a.report:
+        return report(a.out, a.out.replace(".jsonl", ".md"))
     done = set()
     if os.path.exists(a.out):
         with open(a.out) as f:

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 __all__ = ["check_X", "check_y", "check_random_state_int", "check_feature_names",
-           "feature_names_of", "validate_params", "IntTuple", "DeviceName"]
+           "feature_names_of", "validate_params", "IntTuple", "DeviceName", "show_names"]
 
 
 def _frame_to_array(X, name):
@@ -348,3 +348,10 @@ def validate_params(est):
         if not any(_satisfied(c, value) for c in allowed):
             desc = " or ".join(_describe(c) for c in allowed)
             raise ValueError(f"{name} must be {desc}; got {value!r}.")
+
+
+def show_names(names, n=10):
+    """``'a', 'b', ... (N in all)``: at most ``n`` names, for one-line messages."""
+    names = [str(c) for c in names]
+    more = f" ... ({len(names)} in all)" if len(names) > n else ""
+    return ", ".join(repr(c) for c in names[:n]) + more

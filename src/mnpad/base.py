@@ -154,19 +154,35 @@ class BaseDetector(BaseEstimator):
         return Xv, yv
 
     def _compute_threshold(self, scores, y):
-        """Decision threshold on training scores.
+        """Decision threshold on training scores; also sets ``threshold_info_`` (one line
+        saying how it was set, shown by ``mnpad fit``).
 
         ``contamination`` float: the (1 - contamination) quantile of the training scores.
-        ``'auto'``: with labeled anomalies, the score that the lowest 10 % of the labeled
-        anomalies fall under (so ~90 % of known anomalies are flagged), but never below the
-        median training score; without labels, PyOD's default contamination of 0.1.
+        ``'auto'``: for a weakly supervised detector with labeled anomalies, the score that
+        the lowest 10 % of the labeled anomalies fall under (so ~90 % of the known anomalies
+        are flagged), but never below the 90 % quantile of the training scores (so at most
+        10 % of the training rows are flagged); for unsupervised detectors (which ignore y)
+        or without labels, PyOD's default contamination of 0.1. Measured on the paper's
+        datasets in ``benchmarks/results/threshold_study.md``.
         """
         c = self.contamination
         if c == "auto":
-            if y is not None and y.any():
-                t = float(np.quantile(scores[y == 1], 0.1))
-                return max(t, float(np.quantile(scores, 0.5)))
             c = 0.1
+            if getattr(self, "weakly_supervised", True) and y is not None and y.any():
+                t_lab = float(np.quantile(scores[y == 1], 0.1))
+                t_cap = float(np.quantile(scores, 1.0 - c))
+                if t_lab >= t_cap:
+                    self.threshold_info_ = ("contamination='auto': the score ~90 % of the "
+                                            "labeled anomalies exceed")
+                    return t_lab
+                self.threshold_info_ = ("contamination='auto': capped at the top 10 % of the "
+                                        "training scores (~90 % of the labeled anomalies "
+                                        "score above a lower level)")
+                return t_cap
+            self.threshold_info_ = "contamination='auto': the top 10 % of the training scores"
+            return float(np.quantile(scores, 1.0 - c))
+        self.threshold_info_ = (f"contamination={c:g}: the top {100 * c:g} % of the training "
+                                "scores")
         return float(np.quantile(scores, 1.0 - c))
 
     # ------------------------------------------------------------------ scoring
