@@ -206,7 +206,6 @@ def _block(target):
 def test_killed_worker_is_replaced_and_run_completes(data, procs_cluster, tmp_path):
     out = tmp_path / "s"
     with distributed.Client(procs_cluster) as client:
-        client.restart()
         client.run(_kill_worker_once(str(tmp_path / "killed"), "part-2"))
         rc, text, err = run("score", data["model"], data["flows"], "--out", out, "--scheduler",
                             procs_cluster.scheduler_address, "--chunk-size", "30")
@@ -221,7 +220,6 @@ def test_killed_client_leaves_no_partial_output_and_rerun_finishes(data, procs_c
                                                                    tmp_path):
     out = tmp_path / "s"
     with distributed.Client(procs_cluster) as client:
-        client.restart()
         client.run(_block("part-3"))
         proc = subprocess.Popen(
             [sys.executable, "-m", "mnpad", "score", str(data["model"]), str(data["flows"]),

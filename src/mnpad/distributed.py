@@ -330,6 +330,15 @@ def _chmod_umask(path):
 
 
 def _peak_rss_mib():
+    """Peak resident memory of this process in MiB: ``VmHWM`` (Linux; exact for this process
+    image), else ``ru_maxrss`` (which Linux carries over from the parent across fork/exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows
@@ -548,8 +557,8 @@ def score_files(model, data, out_dir, *, scheduler=None, chunk_size=100_000, for
     -------
     dict with ``files``, ``skipped``, ``scored``, ``rows`` (scored now), ``rows_skipped``,
     ``flagged``, ``seconds`` (in all), ``startup_seconds`` (connecting to or starting the
-    cluster), ``workers`` and ``peak_rss_mib`` (peak resident memory of each process that
-    scored files, by pid).
+    cluster), ``workers``, ``peak_rss_mib`` (peak resident memory of each process that scored
+    files, by pid) and ``tasks`` (per file: rows, seconds, pid, peak_rss_mib).
     """
     from tqdm.auto import tqdm
 
@@ -570,7 +579,7 @@ def score_files(model, data, out_dir, *, scheduler=None, chunk_size=100_000, for
         on_plan(plan)
     summary = {"files": len(plan.files), "skipped": len(plan.done), "scored": 0, "rows": 0,
                "rows_skipped": plan.rows_done, "flagged": 0, "workers": 1, "peak_rss_mib": {},
-               "startup_seconds": 0.0}
+               "startup_seconds": 0.0, "tasks": []}
     t0 = time.perf_counter()
     bar = tqdm(total=len(plan.files), initial=len(plan.done), unit="file", desc="scoring",
                disable=(not sys.stderr.isatty()) if progress is None else not progress,
@@ -581,6 +590,7 @@ def score_files(model, data, out_dir, *, scheduler=None, chunk_size=100_000, for
         summary["rows"] += res["rows"]
         summary["flagged"] += res["flagged"]
         summary["peak_rss_mib"][res["pid"]] = res["peak_rss_mib"]
+        summary["tasks"].append(res)
         bar.update(1)
 
     try:
