@@ -172,6 +172,13 @@ def inspect_file(path):
         raise DataFileError(f"cannot read {path} as {fmt.upper()}: {_one_line(exc)}") from None
 
 
+_KIND_WORDS = {"numeric": "numbers", "text": "text", "bool": "true/false values"}
+
+
+def _kind_word(kind):
+    return _KIND_WORDS.get(kind, kind)
+
+
 def _check_against_model(info, pipe):
     """Missing columns and type drift of one file against what the model expects."""
     lacking = [c for c in pipe.feature_columns_ if c not in info.columns]
@@ -182,13 +189,13 @@ def _check_against_model(info, pipe):
     for c in pre.numeric_columns_:
         k = info.kinds.get(c)
         if info.fmt == "parquet" and k not in (None, "numeric"):
-            raise DataFileError(f"schema drift: {info.path} stores column {c!r} as {k}, but the "
-                                "model was trained on it as numbers.")
+            raise DataFileError(f"schema drift: {info.path} stores column {c!r} as "
+                                f"{_kind_word(k)}, but the model was trained on it as numbers.")
     for c in pre.categorical_columns_:
         k = info.kinds.get(c)
         if info.fmt == "parquet" and k not in (None, "text", "bool"):
-            raise DataFileError(f"schema drift: {info.path} stores column {c!r} as {k}, but the "
-                                "model was trained on it as text.")
+            raise DataFileError(f"schema drift: {info.path} stores column {c!r} as "
+                                f"{_kind_word(k)}, but the model was trained on it as text.")
 
 
 def _check_against_reference(info, ref, columns):
@@ -199,8 +206,9 @@ def _check_against_reference(info, ref, columns):
         for c in columns:
             a, b = ref.kinds.get(c), info.kinds.get(c)
             if a is not None and b is not None and a != b:
-                raise DataFileError(f"schema drift: {info.path} stores column {c!r} as {b}, but "
-                                    f"{ref.path} stores it as {a}.")
+                raise DataFileError(f"schema drift: {info.path} stores column {c!r} as "
+                                    f"{_kind_word(b)}, but {ref.path} stores it as "
+                                    f"{_kind_word(a)}.")
 
 
 # ---------------------------------------------------------------------------- reading
