@@ -247,6 +247,17 @@ def test_killed_client_leaves_no_partial_output_and_rerun_finishes(data, procs_c
     assert hidden(out) == []
 
 
+@pytest.mark.slow
+def test_local_cluster_from_the_command_line(data, tmp_path):
+    """``--scheduler local:1`` from ``python -m mnpad``: starts (and stops) its own cluster."""
+    r = subprocess.run([sys.executable, "-m", "mnpad", "score", str(data["model"]),
+                        str(data["flows"] / "part-[12].parquet"), "--out", str(tmp_path / "s"),
+                        "--scheduler", "local:1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "on 1 Dask worker(s)" in r.stdout and "peak memory per worker process" in r.stdout
+    assert_identical(tmp_path / "s", data["ref"], ["part-1.parquet", "part-2.parquet"])
+
+
 # ---------------------------------------------------------------------------- errors
 def test_bad_files_give_one_line_errors_naming_them(data, threads_cluster, tmp_path):
     def folder(name, bad_name, bad):
