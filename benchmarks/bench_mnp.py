@@ -58,7 +58,7 @@ def fit_run(ds, protocol, seed):
     r = evaluate(s.y_test, m.decision_function(s.X_test))
     return {"dataset": ds, "protocol": protocol, "seed": seed, "fit_s": fit_s,
             "peak_rss_mb": mem["peak_mem_mb"], "k": m.n_prototypes_,
-            "epochs": sum(1 for h in m.history_ if "phase" not in h), **r}
+            "epochs": sum(1 for h in m.history_ if h["phase"] == "train"), **r}
 
 
 def scoring_throughput(reps=3):

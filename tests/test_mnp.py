@@ -48,14 +48,18 @@ def test_prototypes_found_automatically(fitted):
 
 
 def test_history_records_losses_and_dwa(fitted):
-    train = [h for h in fitted.history_ if "phase" not in h]
+    train = [h for h in fitted.history_ if h["phase"] == "train"]
     pre = [h for h in fitted.history_ if h.get("phase") == "pretrain"]
     assert len(train) == FAST["epochs"] and len(pre) == FAST["pretrain_epochs"]
     for key in ("loss_recon", "loss_np", "loss_score", "dwa_recon", "dwa_np", "dwa_score"):
         assert all(np.isfinite(h[key]) for h in train)
     # DWA weights always sum to the number of losses (K = 3)
     assert all(abs(h["dwa_recon"] + h["dwa_np"] + h["dwa_score"] - 3) < 1e-4 for h in train)
-    assert pre[-1]["pretrain_mse"] < pre[0]["pretrain_mse"]
+    assert pre[-1]["loss"] < pre[0]["loss"]
+    # the total is the DWA-weighted sum of the three losses
+    for h in train:
+        total = sum(h[f"dwa_{n}"] * h[f"loss_{n}"] for n in ("recon", "np", "score"))
+        assert abs(h["loss"] - total) < 1e-5 * max(1.0, abs(total))
 
 
 def test_similarity_is_student_t_on_unit_vectors(fitted, task):
@@ -83,7 +87,7 @@ def test_ablation_switches(task, switch):
     Xtr, y, _, Xte, _ = task
     m = MNP(random_state=0, epochs=2, pretrain_epochs=1, steps_per_epoch=4, n_prototypes=3,
             **switch).fit(Xtr, y)
-    hist = [h for h in m.history_ if "phase" not in h]
+    hist = [h for h in m.history_ if h["phase"] == "train"]
     if switch in (dict(use_recon_loss=False), dict(use_decoder=False)):
         assert all(h["loss_recon"] == 0 for h in hist)
     if switch == dict(use_np_loss=False):
@@ -105,7 +109,7 @@ def test_early_stopping_restores_best(task):
     Xtr, y, ytrue, Xte, yte = task
     m = MNP(random_state=0, epochs=12, patience=2, pretrain_epochs=1, steps_per_epoch=8,
             n_prototypes=3).fit(Xtr, y, validation_data=(Xte[::2], yte[::2]))
-    hist = [h for h in m.history_ if "phase" not in h]
+    hist = [h for h in m.history_ if h["phase"] == "train"]
     best = max(h["val_score"] for h in hist)
     from sklearn.metrics import average_precision_score
 
@@ -197,7 +201,7 @@ def test_internal_validation_without_validation_data(task):
               n_prototypes=2)
     m = MNP(**kw).fit(Xtr, y)
     assert m.validation_.startswith("internal (2 labeled anomalies")
-    assert all("val_score" in h for h in m.history_ if "phase" not in h)
+    assert all("val_score" in h for h in m.history_ if h["phase"] == "train")
     off = MNP(early_stopping=False, **kw).fit(Xtr, y)
     assert off.validation_ == "none"
     assert not any("val_score" in h for h in off.history_)

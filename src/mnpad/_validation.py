@@ -203,3 +203,10 @@ def check_params(est, *, pos_int=(), nonneg_int=(), pos_num=(), nonneg_num=(), m
         v = getattr(est, name)
         if not (is_int(v) and v >= lo):
             raise ValueError(f"{name} must be an int >= {lo}; got {v!r}.")
+
+
+def show_names(names, n=10):
+    """``'a', 'b', ... (N in all)``: at most ``n`` names, for one-line messages."""
+    names = [str(c) for c in names]
+    more = f" ... ({len(names)} in all)" if len(names) > n else ""
+    return ", ".join(repr(c) for c in names[:n]) + more

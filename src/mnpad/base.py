@@ -122,19 +122,35 @@ class BaseDetector(BaseEstimator):
         return Xv, yv
 
     def _compute_threshold(self, scores, y):
-        """Decision threshold on training scores.
+        """Decision threshold on training scores; also sets ``threshold_info_`` (one line
+        saying how it was set, shown by ``mnpad fit``).
 
         ``contamination`` float: the (1 - contamination) quantile of the training scores.
-        ``'auto'``: with labeled anomalies, the score that the lowest 10 % of the labeled
-        anomalies fall under (so ~90 % of known anomalies are flagged), but never below the
-        median training score; without labels, PyOD's default contamination of 0.1.
+        ``'auto'``: for a weakly supervised detector with labeled anomalies, the score that
+        the lowest 10 % of the labeled anomalies fall under (so ~90 % of the known anomalies
+        are flagged), but never below the 90 % quantile of the training scores (so at most
+        10 % of the training rows are flagged); for unsupervised detectors (which ignore y)
+        or without labels, PyOD's default contamination of 0.1. Measured on the paper's
+        datasets in ``benchmarks/results/threshold_study.md``.
         """
         c = self.contamination
         if c == "auto":
-            if y is not None and y.any():
-                t = float(np.quantile(scores[y == 1], 0.1))
-                return max(t, float(np.quantile(scores, 0.5)))
             c = 0.1
+            if getattr(self, "weakly_supervised", True) and y is not None and y.any():
+                t_lab = float(np.quantile(scores[y == 1], 0.1))
+                t_cap = float(np.quantile(scores, 1.0 - c))
+                if t_lab >= t_cap:
+                    self.threshold_info_ = ("contamination='auto': the score ~90 % of the "
+                                            "labeled anomalies exceed")
+                    return t_lab
+                self.threshold_info_ = ("contamination='auto': capped at the top 10 % of the "
+                                        "training scores (~90 % of the labeled anomalies "
+                                        "score above a lower level)")
+                return t_cap
+            self.threshold_info_ = "contamination='auto': the top 10 % of the training scores"
+            return float(np.quantile(scores, 1.0 - c))
+        self.threshold_info_ = (f"contamination={c:g}: the top {100 * c:g} % of the training "
+                                "scores")
         return float(np.quantile(scores, 1.0 - c))
 
     # ------------------------------------------------------------------ scoring
@@ -331,21 +347,45 @@ def resolve_device(device):
 
 
 class TorchDetector(BaseDetector):
-    """Base of the neural detectors.
+    """Base of the neural detectors: it owns the training loop.
 
-    Subclasses build their network in ``_build_network(**self.arch_)`` (``arch_`` is a JSON dict
-    set during ``_fit``, e.g. the input width) and store it in ``self.net_``. They train it with
-    :meth:`_run_epochs` and score with :meth:`_batched`.
+    :meth:`_fit` is a template (after PyOD's ``BaseDeepLearningDetector``)::
+
+        data = self._setup(X, y, rng, validation_data)    # tensors, draws made before the network
+        self.arch_ = self._architecture(X, y)              # network sizes (JSON)
+        self.net_ = self._build_network(**self.arch_)      # a module-level nn.Module class
+        history = self._before_training(data, rng)         # e.g. autoencoder pretraining
+        history += self._run_phase("train", ...)           # epochs of _batches + _batch_loss
+
+    A detector implements only its network and its loss and sampling hooks:
+
+    - ``_architecture(X, y) -> dict`` and ``_build_network(**arch) -> nn.Module``;
+    - ``_batches(rng, data, epoch) -> sequence`` — one epoch's batches (its sampling);
+    - ``_batch_loss(batch, data) -> dict`` — ``'loss'`` is minimised, other entries are
+      logged in ``history_`` as per-epoch means;
+
+    and optionally ``_setup``, ``_before_training`` (:meth:`_pretrain_autoencoder` is the shared
+    pretraining piece), ``_optimizer``, ``_epoch_start``, ``_epoch_end``, ``_n_epochs``,
+    ``_validation_score`` and ``_score_batch`` (the scoring forward pass, default ``net_(t)``).
+
+    ``history_`` has one row per epoch: ``epoch``, ``phase`` (``'pretrain'`` or ``'train'``),
+    ``steps`` (optimiser steps taken), ``loss`` and the named terms, and ``val_score`` when a
+    validation split is used.
     """
 
     #: scoring chunk size, fixed so that a row's score never depends on the caller's batching
     _score_chunk = 4096
+    #: early-stop on ``validation_data`` when it is given (``patience`` epochs, best restored)
+    uses_validation = False
 
     # -- device / network
     def _device(self):
         if not hasattr(self, "device_"):
             self.device_ = resolve_device(getattr(self, "device", "auto"))
         return self.device_
+
+    def _architecture(self, X, y):  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _build_network(self, **arch):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -363,41 +403,155 @@ class TorchDetector(BaseDetector):
                 return torch.as_tensor(X, dtype=torch.float32, device=self._device())
         return torch.as_tensor(X, dtype=torch.float32, device=self._device())
 
-    # -- training loop
-    def _run_epochs(self, n_epochs, epoch_fn, *, val_fn=None, patience=None, desc=None,
-                    modules=None):
-        """Run ``epoch_fn(epoch) -> dict`` for up to ``n_epochs`` epochs.
+    # -- the training template and its default hooks
+    def _fit(self, X, y, rng, validation_data):
+        data = self._setup(X, y, rng, validation_data)
+        self.arch_ = self._architecture(X, y)
+        self.net_ = self._build_network(**self.arch_).to(self._device())
+        history = self._before_training(data, rng)
+        validation = data.get("validation") if self.uses_validation else None
+        history += self._run_phase(
+            "train", self._n_epochs(validation), self._optimizer(self.net_.parameters()),
+            lambda epoch: self._batches(rng, data, epoch),
+            lambda batch: self._batch_loss(batch, data),
+            validation=validation, patience=getattr(self, "patience", None),
+            clip_norm=getattr(self, "clip_norm", None),
+            epoch_start=lambda epoch: self._epoch_start(epoch, data),
+            epoch_end=lambda sums, n: self._epoch_end(sums, n, data),
+            desc=type(self).__name__, **self._stopping())
+        self.history_ = history
+        self.net_.eval()
 
-        With ``val_fn`` (returns a score, higher is better) it early-stops after ``patience``
-        epochs without improvement and restores the best parameters of ``modules``
-        (default: ``self.net_``). Returns the per-epoch history (list of dicts).
+    def _setup(self, X, y, rng, validation_data):
+        """Training data as device tensors: ``Xu`` (unlabeled), ``Xa`` (labeled anomalies),
+        and ``validation``. Override to add draws that precede the network (e.g. references)."""
+        return {"Xu": self._tensor(X[y == 0]), "Xa": self._tensor(X[y == 1]),
+                "validation": validation_data}
+
+    def _before_training(self, data, rng):
+        """Work between building the network and training it (pretraining); history rows."""
+        return []
+
+    def _optimizer(self, params):
+        import torch
+
+        return torch.optim.Adam(params, lr=float(self.lr),
+                                weight_decay=float(getattr(self, "weight_decay", 0.0)))
+
+    def _n_epochs(self, validation):
+        return int(self.epochs)
+
+    def _stopping(self):
+        """Early-stopping rule: keyword arguments of :meth:`_run_phase` (``min_delta``,
+        ``restore``)."""
+        return {}
+
+    def _epoch_start(self, epoch, data):
+        """Called before each training epoch's batches are drawn."""
+
+    def _epoch_end(self, sums, n_steps, data):
+        """Called after each training epoch with the summed (detached) loss terms; returns
+        extra or replacement history entries."""
+        return {}
+
+    def _validation_score(self, X_val, y_val):
+        """Early-stopping criterion (higher is better): average precision."""
+        from sklearn.metrics import average_precision_score
+
+        return float(average_precision_score(y_val, self._score(X_val)))
+
+    def _score_batch(self, t):
+        return self.net_(t)
+
+    def _score(self, X):
+        return self._batched(self._score_batch, X, chunk=int(self.batch_size)).astype(np.float64)
+
+    # -- the loop
+    def _run_phase(self, phase, n_epochs, optimizer, batches, loss, *, modules=None,
+                   validation=None, patience=None, min_delta=1e-12, restore="best",
+                   clip_norm=None, epoch_start=None, epoch_end=None, desc=None):
+        """Train for up to ``n_epochs`` epochs; returns the history rows of this phase.
+
+        Each epoch calls ``epoch_start(epoch)``, draws ``batches(epoch)`` and takes one
+        optimiser step per batch on ``loss(batch)['loss']`` (gradient-norm clipping at
+        ``clip_norm`` when given); the history row holds every entry of ``loss`` averaged over
+        the epoch's steps, updated with ``epoch_end(sums, n_steps)``. ``modules`` (default
+        ``[net_]``) are put in train mode each epoch. With ``validation=(X_val, y_val)`` the
+        criterion :meth:`_validation_score` (or ``validation()`` when it is a callable) is
+        recorded as ``val_score``; training stops after
+        ``patience`` epochs without an improvement larger than ``min_delta``, and the best
+        epoch's parameters of ``modules`` are restored (``restore='best'``: always;
+        ``'on_stop'``: only when early stopping fires, else the last epoch is kept).
         """
+        import torch
         from tqdm.auto import tqdm
 
         modules = modules if modules is not None else [self.net_]
+        params = [p for m in modules for p in m.parameters()] if clip_norm else None
         history = []
-        best, best_state, wait = -math.inf, None, 0
-        bar = tqdm(range(n_epochs), desc=desc or type(self).__name__,
+        best, best_state, wait, stopped = -math.inf, None, 0, False
+        bar = tqdm(range(int(n_epochs)), desc=desc or type(self).__name__,
                    disable=not getattr(self, "verbose", False), leave=False)
         for epoch in bar:
-            rec = {"epoch": epoch}
-            rec.update({k: float(v) for k, v in epoch_fn(epoch).items()})
-            if val_fn is not None:
-                v = float(val_fn())
+            if epoch_start is not None:
+                epoch_start(epoch)
+            for m in modules:
+                m.train()
+            sums, n = {}, 0
+            for batch in batches(epoch):
+                out = loss(batch)
+                optimizer.zero_grad(set_to_none=True)
+                out["loss"].backward()
+                if clip_norm:
+                    torch.nn.utils.clip_grad_norm_(params, float(clip_norm))
+                optimizer.step()
+                for k, v in out.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach()
+                n += 1
+            rec = {"epoch": epoch, "phase": phase, "steps": n}
+            rec.update({k: float(v) / max(n, 1) for k, v in sums.items()})
+            if epoch_end is not None:
+                rec.update(epoch_end(sums, n) or {})
+            if validation is not None:
+                v = float(validation() if callable(validation)
+                          else self._validation_score(*validation))
                 rec["val_score"] = v
-                if v > best + 1e-12:
+                if v > best + min_delta:
                     best, wait = v, 0
                     best_state = [copy.deepcopy(m.state_dict()) for m in modules]
                 else:
                     wait += 1
             history.append(rec)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "epoch"})
-            if val_fn is not None and patience is not None and wait >= patience:
+            bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items()
+                             if k not in ("epoch", "phase", "steps")})
+            if validation is not None and patience is not None and wait >= int(patience):
+                stopped = True
                 break
-        if best_state is not None:
+        if best_state is not None and (restore == "best" or stopped):
             for m, s in zip(modules, best_state, strict=True):
                 m.load_state_dict(s)
         return history
+
+    def _pretrain_autoencoder(self, reconstruct, X, n_epochs, optimizer, batches, *,
+                              modules=None, desc=None):
+        """Autoencoder pretraining phase: MSE of ``reconstruct(X[b])`` against ``X[b]`` over
+        the index batches ``batches(epoch)`` (the shared piece of MNP, FeaWAD, Deep SVDD)."""
+        import torch
+        from torch.nn import functional as F
+
+        def loss(b):
+            x = X[torch.as_tensor(b, device=X.device)]
+            return {"loss": F.mse_loss(reconstruct(x), x)}
+
+        return self._run_phase("pretrain", n_epochs, optimizer, batches, loss, modules=modules,
+                               desc=desc or f"{type(self).__name__} pretrain")
+
+    @staticmethod
+    def _random_batches(rng, n, steps, size, device):
+        """(steps, size) row indices drawn with replacement, as one device tensor."""
+        import torch
+
+        return torch.as_tensor(rng.integers(0, n, size=(steps, size)), device=device)
 
     def _batched(self, fn, X, chunk=None, aligned=True):
         """Apply ``fn(tensor) -> tensor`` to X; returns a numpy array.

@@ -375,14 +375,14 @@ def score_one(pipe, info, out, chunk_size, record, digest, model_name="model"):
     out.parent.mkdir(parents=True, exist_ok=True)
     t0, n, flagged = time.perf_counter(), 0, 0
     with TableWriter(tmp, force=True) as w:
-        for chunk, where in iter_file(info, cols, chunk_size, text_columns=text):
+        for chunk, pieces in _aligned(iter_file(info, cols, chunk_size, text_columns=text)):
             try:
-                frame = pipe.score_frame(chunk)
+                frame = pipe.score_frame(chunk)  # holds the id column when there is one
             except (ValueError, TypeError) as exc:
-                raise DataFileError(f"{where}: {_one_line(exc)}") from None
-            ids = (chunk[idc].to_numpy() if idc
-                   else np.arange(n, n + len(chunk), dtype=np.int64))
-            frame.insert(0, idc or "row", ids)
+                raise DataFileError(f"{_failing_piece(pipe, chunk, pieces)}: "
+                                    f"{_one_line(exc)}") from None
+            if not idc:
+                frame.insert(0, "row", np.arange(n, n + len(chunk), dtype=np.int64))
             w.write(frame)
             n += len(frame)
             flagged += int(frame["label"].sum())
@@ -400,6 +400,51 @@ def score_one(pipe, info, out, chunk_size, record, digest, model_name="model"):
     return {"input": str(info.path), "output": str(out), "rows": n, "flagged": flagged,
             "seconds": time.perf_counter() - t0, "pid": os.getpid(),
             "peak_rss_mib": _peak_rss_mib()}
+
+
+def _aligned(chunks):
+    """Re-cut ``(DataFrame, where)`` chunks as ``mnpad score`` does (each chunk starts at a
+    multiple of ``ROW_ALIGN`` rows, so scores are bit-identical to it); yields ``(DataFrame,
+    pieces)`` with ``pieces`` the ``(rows, where)`` it is made of."""
+    from .cli.data_cmds import ROW_ALIGN
+
+    carry, carry_pieces = None, []
+    for chunk, where in chunks:
+        pieces = carry_pieces + [(len(chunk), where)]
+        if carry is not None and len(carry):
+            chunk = pd.concat([carry, chunk], ignore_index=True)
+        k = len(chunk) // ROW_ALIGN * ROW_ALIGN
+        head, carry_pieces = _split_pieces(pieces, k)
+        carry = chunk.iloc[k:].reset_index(drop=True)
+        if k:
+            yield chunk.iloc[:k].reset_index(drop=True), head
+    if carry is not None and len(carry):
+        yield carry, carry_pieces
+
+
+def _split_pieces(pieces, k):
+    """``(rows, where)`` pieces of the first ``k`` rows, and of the rest."""
+    head, tail, seen = [], [], 0
+    for m, where in pieces:
+        a = min(max(k - seen, 0), m)
+        if a:
+            head.append((a, where))
+        if m - a:
+            tail.append((m - a, where))
+        seen += m
+    return head, tail
+
+
+def _failing_piece(pipe, chunk, pieces):
+    """Where (row group / rows) the rows that fail to encode come from."""
+    start = 0
+    for m, where in pieces:
+        try:
+            pipe.transform(chunk.iloc[start:start + m])
+        except (ValueError, TypeError):
+            return where
+        start += m
+    return pieces[-1][1] if pieces else "?"
 
 
 def _version():
@@ -659,10 +704,8 @@ def _run_on_dask(client, data_bytes, digest, model_name, plan, chunk_size, take)
 # ---------------------------------------------------------------------------- dask frame
 def _score_partition(part, model_bytes, digest, idc):
     pipe = _pipeline_from_bytes(model_bytes, digest)
-    frame = pipe.score_frame(part)
+    frame = pipe.score_frame(part)  # holds the id column when ``part`` has it
     frame.index = part.index
-    if idc:
-        frame.insert(0, idc, part[idc].to_numpy())
     return frame
 
 

@@ -11,11 +11,12 @@ interrupted run never leaves a half-written output; an existing output is kept u
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from ._atomic import atomic_output as _atomic_output
+from ._validation import show_names
 
 __all__ = ["table_format", "read_table", "iter_chunks", "read_columns", "TableWriter",
            "check_output", "atomic_output"]
@@ -135,8 +136,8 @@ def iter_chunks(path, chunk_size, columns=None, text_columns=None):
         have = set(read_columns(path))
         lacking = [c for c in columns if c not in have]
         if lacking:
-            shown = ", ".join(repr(c) for c in lacking[:10]) + (" ..." if len(lacking) > 10 else "")
-            raise ValueError(f"{path} lacks column(s) the model was trained on: {shown}.")
+            raise ValueError(f"{path} lacks column(s) the model was trained on: "
+                             f"{show_names(lacking)}.")
     with _readable(path, fmt):
         if fmt == "parquet":
             import pyarrow.parquet as pq
@@ -157,7 +158,10 @@ def check_output(path, force=False, kinds=None):
     path = Path(path)
     name = str(path).lower()
     if kinds and not name.endswith(tuple(kinds)):
-        raise ValueError(f"{path}: output name must end in one of {', '.join(kinds)}.")
+        raise ValueError(f"{path}: unsupported file type for this output; use a name ending "
+                         f"in {', '.join(kinds[:-1])} or {kinds[-1]}." if len(kinds) > 1 else
+                         f"{path}: unsupported file type for this output; use a name ending "
+                         f"in {kinds[0]}.")
     if path.is_dir():
         raise IsADirectoryError(f"output {path} is a directory.")
     if path.exists() and not force:
@@ -165,21 +169,13 @@ def check_output(path, force=False, kinds=None):
     return path
 
 
-@contextlib.contextmanager
 def atomic_output(path, force=False):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
-    path = check_output(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        if path.exists() and not force:
-            raise FileExistsError(f"{path} appeared while writing; pass --force to overwrite it.")
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    """Context yielding a temporary path next to ``path``, renamed onto it on success.
+
+    See :func:`mnpad._atomic.atomic_output` (permissions follow the umask; ``.part`` files of
+    killed runs are removed by the next write to the same output).
+    """
+    return _atomic_output(check_output(path, force), force)
 
 
 class TableWriter:
@@ -191,9 +187,9 @@ class TableWriter:
 
     def __init__(self, path, force=False):
         self.path = Path(path)
+        check_output(self.path, force, kinds=_WRITABLE)
         self.fmt = table_format(self.path)
         self.force = force
-        check_output(self.path, force, kinds=_WRITABLE)
 
     def __enter__(self):
         self._ctx = atomic_output(self.path, self.force)

@@ -11,64 +11,36 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import platform
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_write_bytes
 from ._version import __version__
+from ._versions import versions as _versions
 
 FORMAT = "mnpad-model"
 FORMAT_VERSION = 1
+#: ``meta["kind"]`` of a bare detector; other kinds register a loader (see register_loader)
+DETECTOR_KIND = "detector"
 
-__all__ = ["save_detector", "load", "FORMAT_VERSION", "atomic_write_bytes"]
+__all__ = ["save_detector", "load", "FORMAT_VERSION", "atomic_write_bytes", "register_loader",
+           "read_archive", "detector_from_archive"]
 
-
-def atomic_write_bytes(path, data: bytes, overwrite=False):
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (CLI: --force) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
+# kind -> loader(meta, arrays, blobs, device=..., path=...); filled by the modules owning a kind
+_LOADERS = {}
 
 
-class _suppress:
-    def __enter__(self):
-        return self
+def register_loader(kind, loader):
+    """Register how to load model files whose ``meta["kind"]`` is ``kind``.
 
-    def __exit__(self, *exc):
-        return True
-
-
-def _versions():
-    out = {"mnpad": __version__, "numpy": np.__version__, "python": platform.python_version()}
-    try:
-        import torch
-
-        out["torch"] = torch.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import sklearn
-
-        out["sklearn"] = sklearn.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    return out
+    ``loader(meta, arrays, blobs, device=None, path=...)`` returns the loaded object. The
+    module that writes a kind registers it when imported (``mnpad.pipeline`` registers
+    ``"pipeline"``); :func:`mnpad.load` imports those modules first.
+    """
+    _LOADERS[str(kind)] = loader
+    return loader
 
 
 def to_bytes(est, extra_meta=None, extra_blobs=None) -> bytes:
@@ -76,14 +48,16 @@ def to_bytes(est, extra_meta=None, extra_blobs=None) -> bytes:
     if not getattr(est, "_fitted", False):
         raise ValueError(f"{type(est).__name__} is not fitted; call fit before save.")
     state, arrays, blobs = est._get_fitted_state()
+    extra_meta = dict(extra_meta or {})
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "kind": extra_meta.pop("kind", DETECTOR_KIND),
         "versions": _versions(),
         "class": type(est).__name__,
         "params": est.get_params(deep=False),
         "state": state,
-        "extra": extra_meta or {},
+        "extra": extra_meta,
     }
     buf = io.BytesIO()
     arr_buf = io.BytesIO()
@@ -107,6 +81,7 @@ def _json_default(o):
 
 
 def save_detector(est, path, overwrite=False, extra_meta=None, extra_blobs=None):
+    """Write ``to_bytes(...)`` to ``path`` atomically (``extra_meta["kind"]`` sets the kind)."""
     atomic_write_bytes(path, to_bytes(est, extra_meta, extra_blobs), overwrite=overwrite)
 
 
@@ -166,6 +141,8 @@ def detector_from_archive(meta, arrays, blobs, device=None, path="model"):
     if device is not None and "device" in valid:
         params["device"] = device
     est = cls(**params)
+    if any(n.endswith(".skops") for n in blobs):
+        _import_skops_without_torch()
     try:
         est._set_fitted_state(meta["state"], arrays, blobs)
     except (KeyError, TypeError) as exc:
@@ -173,8 +150,63 @@ def detector_from_archive(meta, arrays, blobs, device=None, path="model"):
     return est
 
 
+def _import_skops_without_torch():
+    """Import ``skops.io`` without importing torch.
+
+    skops builds its list of trusted types by importing every scikit-learn module, and
+    scikit-learn's array-API adapter for torch imports torch (seconds) when it is installed.
+    Loading an IForest/GBDT model needs no torch, so unless torch is already imported it is
+    hidden while skops is imported (``import torch`` raises ImportError, which that module
+    walk skips), then made importable again.
+    """
+    import sys
+
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        return
+    finder = _HideTorch()
+    sys.meta_path.insert(0, finder)
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
+
+
+class _HideTorch:
+    """Meta path finder refusing ``torch`` (see :func:`_import_skops_without_torch`)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(f"{name} is not imported while loading a scikit-learn model")
+        return None
+
+
+def _kind(meta):
+    kind = meta.get("kind")
+    if kind is None:  # files written before the kind was recorded (mnpad <= 0.1)
+        kind = "pipeline" if (meta.get("extra") or {}).get("pipeline") else DETECTOR_KIND
+    return str(kind)
+
+
+def _load_device(meta, device):
+    """The device to load on: ``device`` if given; a model saved on CUDA falls back to
+    ``'auto'`` when CUDA is not available (checked without importing torch otherwise)."""
+    if device is not None:
+        return device
+    saved = (meta.get("params") or {}).get("device")
+    if isinstance(saved, str) and saved.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return "auto"
+    return None
+
+
 def load(path, device=None):
-    """Load a detector saved with ``detector.save(path)``.
+    """Load a model file written by ``detector.save`` or ``Pipeline.save``.
+
+    The file's ``kind`` (``meta.json``) chooses the loader: ``"detector"`` here, others as
+    registered with :func:`register_loader` (:func:`mnpad.load` registers every kind of
+    mnpad).
 
     Parameters
     ----------
@@ -184,15 +216,13 @@ def load(path, device=None):
         By default a model whose saved device is unavailable falls back to 'auto'.
     """
     meta, arrays, blobs = read_archive(path)
-    if meta.get("kind") == "pipeline" or meta.get("extra", {}).get("pipeline"):
-        from .pipeline import Pipeline
-
-        return Pipeline._from_archive(meta, arrays, blobs, device=device, path=path)
-    if device is None:
-        saved = (meta.get("params") or {}).get("device")
-        if isinstance(saved, str) and saved.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                device = "auto"
-    return detector_from_archive(meta, arrays, blobs, device=device, path=path)
+    kind = _kind(meta)
+    device = _load_device(meta, device)
+    if kind == DETECTOR_KIND:
+        return detector_from_archive(meta, arrays, blobs, device=device, path=path)
+    loader = _LOADERS.get(kind)
+    if loader is None:
+        raise ValueError(f"{path} holds a model of kind {kind!r}, which this mnpad "
+                         f"{__version__} cannot load (known: "
+                         f"{', '.join(sorted({DETECTOR_KIND, *_LOADERS}))}).")
+    return loader(meta, arrays, blobs, device=device, path=path)

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from ._validation import show_names as _show
 from ._version import __version__
+from .persistence import detector_from_archive, register_loader, save_detector
 from .preprocessing import TabularPreprocessor, parse_labels
 
 __all__ = ["Pipeline", "PIPELINE_SCHEMA"]
@@ -96,6 +98,8 @@ class Pipeline(BaseEstimator):
         """
         t0 = time.perf_counter()
         X = _frame(X)
+        if len(X) == 0:
+            raise ValueError("the data has no rows to train on.")
         self.label_column_ = None
         if isinstance(y, str):
             if y not in X.columns:
@@ -110,7 +114,8 @@ class Pipeline(BaseEstimator):
                 raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows.")
             labels = parse_labels(y, name="y")
         det = self._make_detector()
-        if getattr(det, "weakly_supervised", True) and not labels.any():
+        supervised = getattr(det, "weakly_supervised", True)
+        if supervised and not labels.any():
             where = f"label column {self.label_column_!r}" if self.label_column_ else "y"
             raise ValueError(f"{where} has no labeled anomalies (no 1/true/yes values); "
                              f"{type(det).__name__} needs at least one.")
@@ -127,7 +132,7 @@ class Pipeline(BaseEstimator):
         pre = TabularPreprocessor(self.max_categories, self.missing_indicator)
         pre.fit(X[features])
         Z = pre.transform(X[features])
-        det.fit(Z, labels)
+        det.fit(Z, labels if supervised else None)  # unsupervised detectors ignore labels
         self.preprocessor_, self.detector_ = pre, det
         self.feature_columns_ = list(pre.columns_)
         self.n_rows_, self.n_labeled_ = int(len(X)), int(labels.sum())
@@ -183,10 +188,10 @@ class Pipeline(BaseEstimator):
 
     @property
     def is_mnp(self):
-        """Whether the detector is MNP (prototypes, latent space and explanations available)."""
-        from .detectors.mnp import MNP
-
-        return isinstance(getattr(self, "detector_", None), MNP)
+        """Whether the detector has MNP's per-row details (``row_details``: nearest prototype,
+        similarity, reconstruction error, latent code), needed by ``explain``, ``latent`` and
+        ``nearest_prototype``."""
+        return hasattr(getattr(self, "detector_", None), "row_details")
 
     def transform(self, X):
         """Encoded features of the DataFrame ``X`` (float32, shape (n_rows, n_features_out))."""
@@ -208,14 +213,26 @@ class Pipeline(BaseEstimator):
         Z = self.transform(X)
         return self.detector_.predict_proba(Z, method=method)
 
-    def score_frame(self, X):
-        """One pass over ``X``: DataFrame with ``score``, ``label`` and, for MNP,
-        ``nearest_prototype`` (index of the most similar normal prototype)."""
-        return self._pass(X)[0]
+    def score_frame(self, X, return_latent=False):
+        """Score the rows of ``X`` in one pass, as ``mnpad score`` writes them.
 
-    def _pass(self, X):
-        """(score frame, latent codes) in one forward pass; latent is the encoded features
-        for detectors without a latent space."""
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        return_latent : bool, default=False
+            Also return the latent codes of the same pass (MNP: normalised codes z/||z||;
+            other detectors: the encoded features), as ``mnpad plot`` uses them.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            The id column (when the pipeline has one and ``X`` holds it), ``score``, ``label``
+            (1 above ``threshold_``) and, for MNP, ``nearest_prototype`` (index of the most
+            similar normal prototype); one row per row of ``X``, in order (0-based index).
+        latent : ndarray of shape (n_rows, n_latent)
+            Only with ``return_latent=True``.
+        """
+        X = _frame(X)
         Z = self.transform(X)
         det = self.detector_
         if self.is_mnp:
@@ -226,7 +243,10 @@ class Pipeline(BaseEstimator):
             scores, extra, latent = det.decision_function(Z), {}, Z
         frame = pd.DataFrame({"score": scores,
                               "label": (scores > det.threshold_).astype(np.int8), **extra})
-        return frame, latent
+        idc = self.id_column
+        if idc is not None and idc in X.columns:
+            frame.insert(0, idc, X[idc].to_numpy())
+        return (frame, latent) if return_latent else frame
 
     def latent(self, X):
         """MNP: normalised latent codes of ``X``; other detectors: the encoded features."""
@@ -256,7 +276,9 @@ class Pipeline(BaseEstimator):
 
         Returns
         -------
-        pandas.DataFrame indexed like ``X`` with ``score``, ``nearest_prototype``,
+        pandas.DataFrame indexed like ``X``, as ``mnpad explain`` prints it: ``rank`` (1 =
+        highest score among the rows of ``X``; ties: earlier row first), the id column (when
+        the pipeline has one and ``X`` holds it), ``score``, ``nearest_prototype``,
         ``similarity`` (to that prototype, eq. 6), ``recon_error`` (mean SmoothL1 over encoded
         features) and ``top_columns``: ``"col:contribution, ..."``, largest first, where a
         column's contribution is the summed reconstruction error of its encoded features
@@ -280,14 +302,17 @@ class Pipeline(BaseEstimator):
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
         out["top_columns"] = [", ".join(f"{cols[j]}:{contrib[i, j]:.4g}" for j in row)
                               for i, row in enumerate(top)]
+        rank = np.empty(len(out), np.int64)
+        rank[np.argsort(-out["score"].to_numpy(), kind="stable")] = np.arange(1, len(out) + 1)
+        out.insert(0, "rank", rank)
+        if self.id_column is not None and self.id_column in X.columns:
+            out.insert(1, self.id_column, X[self.id_column].to_numpy())
         out.index = X.index
         return out
 
     # ------------------------------------------------------------------ persistence
     def save(self, path, overwrite=False):
         """Save preprocessing + detector to one model file (no pickle); see :func:`mnpad.load`."""
-        from .persistence import save_detector
-
         self._check_fitted()
         params = self.get_params(deep=False)
         if not isinstance(params["detector"], str):
@@ -298,13 +323,13 @@ class Pipeline(BaseEstimator):
                 "n_labeled": self.n_labeled_, "fit_time": self.fit_time_}
         if getattr(self, "training_sample_", None):
             meta["training_sample"] = dict(self.training_sample_)
-        save_detector(self.detector_, path, overwrite=overwrite, extra_meta={"pipeline": meta})
+        save_detector(self.detector_, path, overwrite=overwrite,
+                      extra_meta={"kind": "pipeline", "pipeline": meta})
         return path
 
     @classmethod
     def _from_archive(cls, meta, arrays, blobs, device=None, path="model"):
-        from .persistence import detector_from_archive
-
+        """Loader of model files of kind ``"pipeline"`` (registered below)."""
         pm = (meta.get("extra") or {}).get("pipeline")
         written = (meta.get("versions") or {}).get("mnpad", "?")
         v = pm.get("schema_version") if isinstance(pm, dict) else None
@@ -314,12 +339,6 @@ class Pipeline(BaseEstimator):
                 f"read by mnpad {__version__}, which reads version {PIPELINE_SCHEMA}; refit the "
                 "model with this mnpad or use the version that wrote it."
             )
-        if device is None:
-            saved = (meta.get("params") or {}).get("device")
-            if isinstance(saved, str) and saved.startswith("cuda"):
-                import torch
-
-                device = None if torch.cuda.is_available() else "auto"
         try:
             params = dict(pm["params"])
             unknown = set(params) - set(cls._get_param_names())
@@ -346,12 +365,10 @@ class Pipeline(BaseEstimator):
         return pipe
 
 
+register_loader("pipeline", Pipeline._from_archive)
+
+
 def _frame(X):
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"mnpad.Pipeline takes a pandas DataFrame; got {type(X).__name__}.")
     return X
-
-
-def _show(cols, n=10):
-    cols = [str(c) for c in cols]
-    return ", ".join(repr(c) for c in cols[:n]) + (f" ... ({len(cols)} in all)" if len(cols) > n else "")

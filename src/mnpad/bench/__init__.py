@@ -22,7 +22,7 @@ from .experiments import (
     plan,
 )
 from .report import write_reports
-from .runner import build_split, run_cell, run_cells
+from .runner import build_split, connect_scheduler, run_cell, run_cells
 from .store import ResultStore
 
 __all__ = [
@@ -69,9 +69,18 @@ def run_experiment(experiment, *, out="benchmarks/results", store=None, datasets
     store_path = Path(store) if store else out / STORE_NAME
     cells = plan(experiment, datasets=datasets, methods=methods, seeds=seeds, protocol=protocol,
                  params=params, data_dir=data_dir, resolve=resolve)
-    with ResultStore(store_path) as st:
-        summary = run_cells(cells, st, n_jobs=n_jobs, scheduler=scheduler, data_dir=data_dir,
-                            split_provider=split_provider, progress=progress, desc=experiment)
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise ValueError(f"scheduler must be an address string; got {scheduler!r}")
+    # connect before the store is created: an unreachable scheduler leaves no empty store
+    executor = connect_scheduler(scheduler) if scheduler else None
+    try:
+        with ResultStore(store_path) as st:
+            summary = run_cells(cells, st, n_jobs=n_jobs, scheduler=executor, data_dir=data_dir,
+                                split_provider=split_provider, progress=progress,
+                                desc=experiment)
+    finally:
+        if executor is not None:
+            executor.close()
     if report:
         write_reports(store_path, out)
     summary["store"] = str(store_path)

@@ -220,11 +220,16 @@ def plan(experiment, *, datasets=None, methods=None, seeds=None, protocol="paper
             raise ValueError(f"the {experiment} experiment runs MNP only; drop --methods.")
         methods = ["mnp"]
     methods = [_normalise_method(m) for m in (methods or PAPER_METHODS)]
-    for m in methods:
-        load_method(m)  # fails early on an unknown or unimportable method
+    classes = {m: load_method(m) for m in methods}  # fails early on an unknown method
     unknown = set(params) - set(methods)
     if unknown:
         raise ValueError(f"params given for method(s) not run: {', '.join(sorted(unknown))}")
+    for m, p in params.items():  # an unknown parameter fails once here, not in every cell
+        names = getattr(classes[m], "_get_param_names", None)
+        bad = sorted(set(p) - set(names())) if names is not None else []
+        if bad:
+            raise ValueError(f"unknown parameter(s) {bad} for method {m!r}; valid: "
+                             f"{', '.join(sorted(names()))}.")
     resolve = resolve or _resolve_datasets
 
     cells = []

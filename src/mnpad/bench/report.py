@@ -42,15 +42,10 @@ METRIC_TITLES = {
 
 
 def paper_dir_default():
-    """``$MNPAD_PAPER``, else ``../shared/paper`` next to the repository or the working dir."""
+    """``$MNPAD_PAPER`` if set, else None: the paper's tables shipped with mnpad
+    (``mnpad/bench/paper/*.csv``, read with :mod:`importlib.resources`)."""
     env = os.environ.get("MNPAD_PAPER")
-    if env:
-        return Path(env)
-    for root in (Path(__file__).resolve().parents[3], Path.cwd()):
-        cand = root.parent / "shared" / "paper"
-        if cand.is_dir():
-            return cand
-    return Path(__file__).resolve().parents[3].parent / "shared" / "paper"
+    return Path(env) if env else None
 
 
 # ---------------------------------------------------------------------------- tables
@@ -336,8 +331,17 @@ def _frame_md(df):
 
 
 def _read_paper(paper_dir, name):
-    p = Path(paper_dir) / name if paper_dir else None
-    if p is None or not p.is_file():
+    """One of the paper's tables: from ``paper_dir``, or from mnpad's package data."""
+    if paper_dir is None:
+        from importlib import resources
+
+        res = resources.files("mnpad.bench") / "paper" / name
+        if not res.is_file():
+            return None
+        with res.open("r", encoding="utf-8") as fh:
+            return pd.read_csv(fh)
+    p = Path(paper_dir) / name
+    if not p.is_file():
         return None
     return pd.read_csv(p)
 
@@ -564,7 +568,8 @@ def write_reports(store, out, paper_dir=None):
         CSV tables, ``cells.csv`` (every row of the store) and the PNG figures.
     paper_dir : str or Path, optional
         Folder with ``table2_paper.csv``, ``table3_paper.csv``, ``table4_paper.csv`` (default
-        :func:`paper_dir_default`); without it the "paper vs mnpad" tables are left out.
+        :func:`paper_dir_default`: ``$MNPAD_PAPER``, else the copies shipped with mnpad); a
+        table missing there leaves its "paper vs mnpad" table out.
 
     Returns
     -------
@@ -585,7 +590,7 @@ def write_reports(store, out, paper_dir=None):
             "Wilcoxon signed-rank test (MNP greater) over per-dataset means. AUC-PR (AP) is "
             "average precision; AUC-PR (trapz) is the authors' trapezoidal PR area. Memory: "
             "see `mem_method` in cells.csv.\n"]
-    if not paper_dir.is_dir():
+    if paper_dir is not None and not paper_dir.is_dir():
         body.append(f"(Paper tables not found at {paper_dir}: paper vs mnpad tables omitted.)\n")
     for exp in EXPERIMENTS:
         for protocol in sorted(set(ok.loc[ok["experiment"] == exp, "protocol"])):

@@ -9,7 +9,6 @@ tqdm bar counts cells done / total with an ETA.
 from __future__ import annotations
 
 import datetime as _dt
-import platform
 import socket
 import sys
 import time
@@ -91,29 +90,12 @@ def _ru_maxrss_mb():
 
 
 # ---------------------------------------------------------------------------- one cell
-_VERSIONS = None
-
-
 def _versions():
-    global _VERSIONS
-    if _VERSIONS is None:
-        import json
+    import json
 
-        import numpy
-        import sklearn
+    from .._versions import versions
 
-        from .._version import __version__
-
-        v = {"python": platform.python_version(), "mnpad": __version__,
-             "numpy": numpy.__version__, "scikit-learn": sklearn.__version__}
-        try:
-            import torch
-
-            v["torch"] = torch.__version__
-        except ImportError:  # pragma: no cover
-            pass
-        _VERSIONS = json.dumps(v, sort_keys=True)
-    return _VERSIONS
+    return json.dumps(versions(), sort_keys=True)
 
 
 def _base_row(cell):
@@ -190,7 +172,11 @@ class _DaskExecutor:
         except ImportError:
             raise ImportError(
                 "--scheduler needs dask.distributed: pip install 'mnpad[dask]'") from None
-        self.client = Client(address)
+        try:
+            self.client = Client(address)
+        except (OSError, TimeoutError, ValueError) as exc:
+            msg = " ".join(str(exc).split()) or type(exc).__name__
+            raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {msg}") from None
 
     def results(self, cells, split):
         from distributed import as_completed
@@ -210,6 +196,14 @@ class _DaskExecutor:
         self.client.close()
 
 
+def connect_scheduler(address):
+    """Connect to a Dask distributed scheduler; a clear ``ConnectionError`` if unreachable.
+
+    Returns an executor for ``run_cells(..., scheduler=executor)``; close it when done.
+    """
+    return _DaskExecutor(address)
+
+
 # ---------------------------------------------------------------------------- driver
 class RunSummary(dict):
     """Counts of one run: total, skipped (already finished), ok, error."""
@@ -225,9 +219,10 @@ def run_cells(cells, store, *, n_jobs=1, scheduler=None, data_dir=None, split_pr
     store : store.ResultStore
     n_jobs : int, default=1
         joblib workers (1: in this process; -1: all cores). Ignored with ``scheduler``.
-    scheduler : str, optional
+    scheduler : str or executor, optional
         Address of a Dask distributed scheduler (or a ``distributed.Client``-compatible
-        cluster address); cells then run on its workers.
+        cluster address), or an executor from :func:`connect_scheduler` (then left open);
+        cells then run on its workers.
     data_dir : str, optional
         Data root handed to the split builder.
     split_provider : callable, optional
@@ -250,7 +245,8 @@ def run_cells(cells, store, *, n_jobs=1, scheduler=None, data_dir=None, split_pr
     groups = OrderedDict()
     for c in todo:
         groups.setdefault(c.split_key, []).append(c)
-    executor = _DaskExecutor(scheduler) if scheduler else None
+    own = isinstance(scheduler, str)
+    executor = _DaskExecutor(scheduler) if own else scheduler
     bar = tqdm(total=len(cells), initial=summary["skipped"], desc=desc, unit="cell",
                disable=not progress, dynamic_ncols=True)
     try:
@@ -273,6 +269,6 @@ def run_cells(cells, store, *, n_jobs=1, scheduler=None, data_dir=None, split_pr
                               f"{row['setting']} seed={row['seed']}: {last[-1]}")
     finally:
         bar.close()
-        if executor is not None:
+        if executor is not None and own:
             executor.close()
     return summary

@@ -110,10 +110,12 @@ def add_parser(subparsers):
         e.add_argument("--quiet", action="store_true", help="no progress bar")
         e.set_defaults(func=_run, experiment=name)
     r = sub.add_parser("report", help="regenerate all reports from a store (no retraining)")
-    r.add_argument("--store", default="benchmarks/results/results.sqlite")
-    r.add_argument("--out", default="benchmarks/results")
+    r.add_argument("--store", default="benchmarks/results/results.sqlite",
+                   help="results store to read (default: benchmarks/results/results.sqlite)")
+    r.add_argument("--out", default="benchmarks/results",
+                   help="folder to write the reports to (default: benchmarks/results)")
     r.add_argument("--paper-dir", default=None,
-                   help="folder of table2_paper.csv etc. (default: $MNPAD_PAPER or "
-                        "../shared/paper)")
+                   help="folder of table2_paper.csv etc. (default: $MNPAD_PAPER, else the "
+                        "paper's tables shipped with mnpad)")
     r.set_defaults(func=_report)
     return p

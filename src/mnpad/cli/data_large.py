@@ -10,10 +10,12 @@ from .main import CLIError
 
 def cmd_score_many(args):
     from ..distributed import score_files
+    from .data_cmds import _progress
 
     try:
         s = score_files(args.model, args.data, args.out, scheduler=args.scheduler,
-                        chunk_size=args.chunk_size, force=args.force)
+                        chunk_size=args.chunk_size, force=args.force,
+                        progress=_progress(args))
     except ImportError as exc:
         raise CLIError(str(exc)) from None
     work = s["seconds"] - s["startup_seconds"]
@@ -33,10 +35,11 @@ def cmd_score_many(args):
 
 
 def cmd_fit_sampled(args):
+    from .._validation import show_names as _show
     from ..distributed import DEFAULT_MAX_ROWS, sample_files
     from ..io import check_output
     from ..pipeline import Pipeline
-    from .data_cmds import _parse_params, _show
+    from .data_cmds import _parse_params, _threshold_how
 
     check_output(args.out, args.force)
     params = _parse_params(args.params)
@@ -80,6 +83,7 @@ def cmd_fit_sampled(args):
     lines += [f"  training time:      {pipe.fit_time_:.1f} s",
               f"  threshold:          {det.threshold_:.6g} "
               f"({int(det.labels_.sum())} training rows above it)",
+              f"    set by:           {_threshold_how(det)}",
               f"  model written to    {args.out}"]
     if seen["labeled"] > max_rows:
         lines.append(f"  note: the {seen['labeled']} labeled anomalies alone exceed --max-rows; "

@@ -15,7 +15,7 @@ def _paper_str(info):
 
 
 def _list(args):
-    from ..datasets import data_root, find_file, list_datasets, npz_shape
+    from ..datasets import check_file, data_root, find_file, list_datasets, npz_shape
 
     rows = [("name", "paper", "status", "available", "shape (file)", "paper (N x D, anomalies)")]
     for info in list_datasets():
@@ -23,7 +23,8 @@ def _list(args):
         shape = None
         if path is not None and path.name.endswith(".npz"):
             shape = npz_shape(path)
-        avail = "no" if path is None else "yes"
+        bad = None if path is None else check_file(info, path)
+        avail = "no" if path is None else ("yes" if bad is None else f"CORRUPT: {bad}")
         if path is not None and shape is None and not path.name.endswith(".npz"):
             shape_s = f"({path.name})"
         else:
@@ -43,10 +44,13 @@ def _list(args):
 
 
 def _fetch(args):
-    from ..datasets import fetch, find_file, get_info
+    from ..datasets import check_file, fetch, find_file, get_info
 
     for name in args.names:
-        before = None if args.force else find_file(get_info(name), args.data_dir)
+        info = get_info(name)
+        before = None if args.force else find_file(info, args.data_dir)
+        if before is not None and check_file(info, before) is not None:
+            before = None
         path = fetch(name, args.data_dir, force=args.force, progress=not args.quiet)
         how = "already present" if before is not None and path == before else "downloaded, sha256 ok"
         print(f"{name}: {path} ({how})")

@@ -2,15 +2,23 @@
 
 Each sub-command lives in its own module of ``mnpad.cli`` exposing
 ``add_parser(subparsers)``, which registers the sub-command and sets ``func`` (a callable taking
-the parsed ``args`` and returning an exit code). Errors a user can meet (bad files, bad options,
-bad data) are raised as ``CLIError``/``ValueError``/``FileNotFoundError``/... and printed as one
-line ``mnpad: error: ...`` with exit code 2; tracebacks are shown only with ``--debug``.
+the parsed ``args`` and returning an exit code). Modules import numpy, pandas, torch and the
+library only inside their command functions, so ``mnpad --help`` stays fast.
+
+Errors a user can meet (bad files, bad options, bad data, no network) are raised as
+``CLIError``, ``ValueError`` or ``OSError`` (``FileNotFoundError``, ``PermissionError``, a
+network error, ...) and printed as one line ``mnpad: error: ...`` with exit code 2; any other
+exception is a bug of mnpad and keeps its traceback. ``--debug`` (before or after the
+sub-command) shows the traceback of user errors too. SIGTERM is handled like Ctrl-C: temporary
+files are removed and the exit code is 143 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 
 # modules providing sub-commands, in help order; a missing module is skipped
@@ -26,8 +34,12 @@ class CLIError(Exception):
     """An error to show the user as one line, exit code 2."""
 
 
-_USER_ERRORS = (CLIError, ValueError, TypeError, FileNotFoundError, FileExistsError,
-                PermissionError, IsADirectoryError, KeyError)
+#: exceptions shown as one line (exit 2); OSError covers missing/unwritable files and network
+_USER_ERRORS = (CLIError, ValueError, OSError)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so it unwinds (and cleans up) like Ctrl-C."""
 
 
 def build_parser():
@@ -48,7 +60,40 @@ def build_parser():
                 continue
             raise
         module.add_parser(sub)
+    _debug_everywhere(parser)
     return parser
+
+
+def _debug_everywhere(parser):
+    """Accept ``--debug`` after any sub-command too (``mnpad score ... --debug``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in action.choices.values():
+                if not any("--debug" in a.option_strings for a in sp._actions):
+                    sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                    help="show full tracebacks on errors")
+                _debug_everywhere(sp)
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _install_sigterm():
+    """SIGTERM -> Terminated in the main thread; returns the previous handler (or None)."""
+    try:
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # not the main thread / no SIGTERM
+        return None
+
+
+def _stdout_gone():
+    """stdout's reader went away (``mnpad ... | head``): stop writing to it quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+        pass
 
 
 def main(argv=None):
@@ -57,17 +102,32 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    previous = _install_sigterm()
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return rc
+    except Terminated:
+        print("mnpad: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("mnpad: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _stdout_gone()
+        return 141  # as a shell reports a process killed by SIGPIPE
     except _USER_ERRORS as exc:
         if args.debug:
             raise
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"mnpad: error: {msg}", file=sys.stderr)
+        print(f"mnpad: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,11 +23,12 @@ from ._core import (
     load_file,
     user_cache_dir,
 )
-from ._fetch import download, fetch, sha256_file
+from ._fetch import check_file, download, fetch, sha256_file
 from ._readers import npz_shape, read_file, read_npz, read_table
 from ._registry import REGISTRY, STATUSES, DatasetInfo
 
 __all__ = [
+    "check_file",
     "Dataset", "DatasetInfo", "DatasetNotAvailable", "REGISTRY", "STATUSES",
     "available_datasets", "data_root", "download", "fetch", "find_file", "get_info",
     "list_datasets", "load", "load_file", "npz_shape", "read_file", "read_npz", "read_table",

@@ -15,9 +15,6 @@ from ._registry import REGISTRY, DatasetInfo
 __all__ = ["Dataset", "DatasetNotAvailable", "data_root", "user_cache_dir", "get_info", "load",
            "load_file", "list_datasets", "available_datasets", "find_file"]
 
-_REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
 class DatasetNotAvailable(FileNotFoundError):
     """A registered dataset has no file under the data root; the message says where to get it."""
 
@@ -71,19 +68,16 @@ def user_cache_dir():
 def data_root(data_dir=None):
     """Directory datasets are read from.
 
-    In order: ``data_dir``; ``$MNPAD_DATA``; ``../shared/data`` next to the repository or the
-    current directory, if present; else :func:`user_cache_dir`.
+    In order: ``data_dir``; ``$MNPAD_DATA``; ``../shared/data`` relative to the current
+    directory, if present; else :func:`user_cache_dir`.
     """
     if data_dir is not None:
         return Path(data_dir).expanduser()
     env = os.environ.get("MNPAD_DATA")
     if env:
         return Path(env).expanduser()
-    for base in (_REPO_ROOT, Path.cwd()):
-        cand = base.parent / "shared" / "data"
-        if cand.is_dir():
-            return cand
-    return user_cache_dir()
+    cand = Path.cwd().parent / "shared" / "data"
+    return cand if cand.is_dir() else user_cache_dir()
 
 
 def _search_roots(data_dir):

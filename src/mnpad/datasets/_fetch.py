@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,7 +18,7 @@ from ._core import (
     user_cache_dir,
 )
 
-__all__ = ["download", "fetch", "sha256_file"]
+__all__ = ["download", "fetch", "sha256_file", "check_file"]
 
 _CHUNK = 1 << 20
 
@@ -47,50 +46,66 @@ def download(url, dest, sha256=None, *, timeout=60.0, progress=False):
     OSError
         Network or file-system errors (``urllib.error.URLError`` is an ``OSError``).
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
+    from .._atomic import atomic_output
 
-                bar = tqdm(total=total, unit="B", unit_scale=True, desc=dest.name)
-            got = 0
-            for block in iter(lambda: resp.read(_CHUNK), b""):
-                out.write(block)
-                h.update(block)
-                got += len(block)
+    dest = Path(dest)
+    try:
+        # the temporary file (and any folder made for it) is removed on failure
+        with atomic_output(dest, overwrite=True) as tmp:
+            h = hashlib.sha256()
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                bar = None
+                if progress:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=total, unit="B", unit_scale=True, desc=dest.name)
+                got = 0
+                for block in iter(lambda: resp.read(_CHUNK), b""):
+                    out.write(block)
+                    h.update(block)
+                    got += len(block)
+                    if bar is not None:
+                        bar.update(len(block))
                 if bar is not None:
-                    bar.update(len(block))
-            if bar is not None:
-                bar.close()
-            if total is not None and got != total:
-                raise OSError(f"download of {url} ended after {got} of {total} bytes")
-            out.flush()
-            os.fsync(out.fileno())
-        digest = h.hexdigest()
-        if sha256 is not None and digest != sha256.lower():
-            raise ValueError(f"sha256 mismatch for {url}: expected {sha256}, got {digest}; "
-                             "nothing was stored")
-        os.replace(tmp, dest)
+                    bar.close()
+                if total is not None and got != total:
+                    raise OSError(f"download of {url} ended after {got} of {total} bytes")
+                out.flush()
+                os.fsync(out.fileno())
+            digest = h.hexdigest()
+            if sha256 is not None and digest != sha256.lower():
+                raise ValueError(f"sha256 mismatch for {url}: expected {sha256}, got {digest}; "
+                                 "nothing was stored")
     except http.client.HTTPException as exc:
-        _unlink(tmp)
         raise OSError(f"download of {url} failed: {exc!r}") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
     return dest
 
 
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+#: files up to this size are hashed by ``check_file`` (``datasets list``); larger ones are not
+_HASH_LIMIT = 64 << 20
+
+
+def check_file(info, path, *, hash_limit=_HASH_LIMIT):
+    """Why the file ``path`` of dataset ``info`` is unusable, or None if it looks fine.
+
+    Empty files and ``.npz`` files whose ``X`` header cannot be read are refused; a file named
+    like the public download is checked against the registry's sha256 when it is not larger
+    than ``hash_limit`` bytes.
+    """
+    from ._readers import npz_shape
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        return "empty file"
+    if path.name.endswith(".npz") and npz_shape(path) is None:
+        return f"not a readable .npz ({size} bytes)"
+    fetch_name = Path(info.fetch_file).name if info.fetch_file else None
+    if (info.sha256 and path.name == fetch_name and size <= hash_limit
+            and sha256_file(path) != info.sha256):
+        return f"sha256 differs from the public original ({size} bytes)"
+    return None
 
 
 def _writable_root(data_dir):
@@ -120,9 +135,13 @@ def fetch(name, data_dir=None, *, force=False, progress=False, timeout=60.0):
     dest = _writable_root(data_dir) / info.fetch_file
     present = None if force else find_file(info, data_dir)
     if present is not None:
-        # already readable; a present copy of the download itself must still verify
-        if present.name != dest.name or info.sha256 is None or sha256_file(present) == info.sha256:
+        # a present copy must be readable; the download itself must verify (any size)
+        bad = check_file(info, present, hash_limit=float("inf"))
+        if bad is None:
             return present
+        if present != dest:
+            raise ValueError(f"{present} is corrupt ({bad}); remove it, then run the fetch "
+                             "again.")
     try:
         return download(info.url, dest, info.sha256, timeout=timeout, progress=progress)
     except PermissionError as exc:

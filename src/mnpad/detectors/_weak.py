@@ -1,14 +1,14 @@
 """Helpers shared by the weakly supervised baselines (DevNet, PReNet, FeaWAD, RoSAS).
 
-Parameter checks, the Keras-equivalent optimiser and initialisation the originals used, the
-inner loop of optimisation steps, and the draw of balanced batch indices. Each detector file
+The Keras-equivalent optimiser and initialisation the originals used, the shape guard of the
+per-sample losses and the draw of balanced batch indices. Each detector file
 keeps its own network, loss and sampling.
 """
 
 from __future__ import annotations
 
-__all__ = ["keras_rmsprop", "keras_init", "run_steps", "as_index",
-           "balanced_indices", "same_shape", "val_metric"]
+__all__ = ["keras_rmsprop", "keras_init", "as_index",
+           "balanced_batches", "same_shape", "val_metric"]
 
 
 def keras_rmsprop(params, lr):
@@ -41,28 +41,6 @@ def same_shape(*tensors):
         raise ValueError(f"per-sample loss terms must all have shape (B,); got {sorted(shapes)}.")
 
 
-def run_steps(opt, loss_fn, n_steps, *, clip_params=None, max_norm=None):
-    """Take ``n_steps`` optimiser steps on ``loss_fn(step) -> dict`` (key ``'loss'`` is
-    minimised; the others are logged). Returns the per-epoch mean of every entry, plus
-    ``'steps'``. With ``max_norm`` the global gradient norm of ``clip_params`` is clipped
-    (Keras ``clipnorm``)."""
-    import torch
-
-    sums = {}
-    for t in range(n_steps):
-        out = loss_fn(t)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        if max_norm is not None:
-            torch.nn.utils.clip_grad_norm_(clip_params, max_norm)
-        opt.step()
-        for k, v in out.items():
-            sums[k] = sums.get(k, 0.0) + v.detach()
-    rec = {k: float(v) / n_steps for k, v in sums.items()}
-    rec["steps"] = n_steps
-    return rec
-
-
 def as_index(*arrays, device):
     """numpy index arrays -> int64 torch tensors on ``device``."""
     import torch
@@ -70,18 +48,20 @@ def as_index(*arrays, device):
     return tuple(torch.as_tensor(a, dtype=torch.int64, device=device) for a in arrays)
 
 
-def balanced_indices(rng, n_unl, n_anom, steps, batch_size, device):
-    """Index tensors of one epoch: ``steps`` batches, half unlabeled, half labeled anomalies,
-    each drawn with replacement (DevNet's and FeaWAD's sampler). Returns (iu, ia, y): index
-    tensors of shapes (steps, ceil(batch/2)) and (steps, floor(batch/2)), and the float labels
-    (batch,) of a batch ``cat(X_unl[iu[t]], X_anom[ia[t]])``."""
+def balanced_batches(rng, data, steps, batch_size):
+    """One epoch of ``steps`` balanced batches, half unlabeled rows (``data['Xu']``), half
+    labeled anomalies (``data['Xa']``), each drawn with replacement (DevNet's and FeaWAD's
+    sampler). Returns a list of ``(iu, ia, y)``: index tensors of ceil(batch/2) and
+    floor(batch/2) rows and the float labels (batch,) of ``cat(Xu[iu], Xa[ia])``."""
     import torch
 
+    Xu, Xa = data["Xu"], data["Xa"]
     half = (batch_size + 1) // 2
-    iu = rng.integers(0, n_unl, size=(steps, half))
-    ia = rng.integers(0, n_anom, size=(steps, batch_size - half))
-    y = torch.cat([torch.zeros(half), torch.ones(batch_size - half)]).to(device)
-    return (*as_index(iu, ia, device=device), y)
+    iu = rng.integers(0, Xu.shape[0], size=(steps, half))
+    ia = rng.integers(0, Xa.shape[0], size=(steps, batch_size - half))
+    y = torch.cat([torch.zeros(half), torch.ones(batch_size - half)]).to(Xu.device)
+    iu, ia = as_index(iu, ia, device=Xu.device)
+    return [(iu[t], ia[t], y) for t in range(steps)]
 
 
 def val_metric(y, scores):

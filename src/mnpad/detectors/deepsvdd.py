@@ -127,6 +127,11 @@ class DeepSVDD(TorchDetector):
         if not isinstance(self.batch_norm, (bool, np.bool_)):
             raise ValueError(f"batch_norm must be True or False; got {self.batch_norm!r}.")
 
+    def _architecture(self, X, y):
+        self._check_params()
+        return {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
+                "rep_dim": int(self.rep_dim), "batch_norm": bool(self.batch_norm)}
+
     def _build_network(self, n_features, hidden, rep_dim, batch_norm=True):
         return svdd_network(n_features, hidden, rep_dim, batch_norm=batch_norm)
 
@@ -139,74 +144,47 @@ class DeepSVDD(TorchDetector):
         """Row indices of each batch of one epoch (a shuffled pass over all rows)."""
         return _epoch_batches(rng, y.shape[0], int(self.train_batch_size))
 
-    def _fit(self, X, y, rng, validation_data):
+    def _setup(self, X, y, rng, validation_data):
         import torch
 
-        self._check_params()
         if not self.weakly_supervised:
             y = np.zeros_like(y)  # unsupervised: every row is treated as normal
-        self.arch_ = {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
-                      "rep_dim": int(self.rep_dim), "batch_norm": bool(self.batch_norm)}
-        self.net_ = self._build_network(**self.arch_).to(self._device())
-        Xt, yt = self._tensor(X), torch.as_tensor(y, device=self._device())
-        history = self._pretrain(Xt, rng)
+        return {"X": X, "Xt": self._tensor(X), "y": y,
+                "yt": torch.as_tensor(y, device=self._device())}
 
-        # centre: mean initial representation (eval mode), near-zero entries pushed to +-eps
+    def _before_training(self, data, rng):
+        """Autoencoder pretraining of ``net_`` (encoder) with a mirrored decoder, MSE loss,
+        Adam, on all training rows (labels unused, as in the original); then the centre ``c``:
+        the mean initial representation, near-zero entries pushed to +-``eps``."""
+        import torch
+
+        Xt, history = data["Xt"], []
+        if int(self.pretrain_epochs) > 0:
+            dec = svdd_network(**self.arch_, decoder=True).to(Xt.device)
+            opt = self._optimizer(list(self.net_.parameters()) + list(dec.parameters()))
+            history = self._pretrain_autoencoder(
+                lambda x: dec(self.net_(x)), Xt, int(self.pretrain_epochs), opt,
+                lambda _: _epoch_batches(rng, Xt.shape[0], int(self.train_batch_size)),
+                modules=[self.net_, dec])
         self.net_.eval()
-        c = torch.as_tensor(self._batched(self.net_, X, chunk=int(self.batch_size)).mean(0),
+        c = torch.as_tensor(self._batched(self.net_, data["X"], chunk=int(self.batch_size)).mean(0),
                             device=self._device())
         eps = float(self.eps)
         small = c.abs() < eps
         c[small] = torch.where(c[small] < 0, -eps, eps)
         self.center_ = c.cpu().numpy()
+        data["c"] = c
+        return history
 
-        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+    def _batches(self, rng, data, epoch):
+        return self._epoch_index(rng, data["y"])
 
-        def epoch(_):
-            self.net_.train()
-            total, batches = 0.0, self._epoch_index(rng, y)
-            for b in batches:
-                b = torch.as_tensor(b, device=Xt.device)
-                dist = ((self.net_(Xt[b]) - c) ** 2).sum(1)
-                loss = self._loss(dist, yt[b])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach()
-            return {"loss": float(total) / len(batches)}
-
-        history += self._run_epochs(int(self.epochs), epoch, desc=type(self).__name__)
-        self.history_ = history
-        self.net_.eval()
-
-    def _pretrain(self, Xt, rng):
-        """Autoencoder pretraining of ``net_`` (encoder) with a mirrored decoder, MSE loss,
-        Adam, on all training rows (labels unused, as in the original)."""
+    def _batch_loss(self, b, data):
         import torch
 
-        if int(self.pretrain_epochs) == 0:
-            return []
-        dec = svdd_network(**self.arch_, decoder=True).to(Xt.device)
-        params = list(self.net_.parameters()) + list(dec.parameters())
-        opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        n = Xt.shape[0]
-
-        def epoch(_):
-            self.net_.train()
-            dec.train()
-            total, batches = 0.0, _epoch_batches(rng, n, int(self.train_batch_size))
-            for b in batches:
-                x = Xt[torch.as_tensor(b, device=Xt.device)]
-                loss = torch.nn.functional.mse_loss(dec(self.net_(x)), x)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach()
-            return {"pretrain_mse": float(total) / len(batches)}
-
-        hist = self._run_epochs(int(self.pretrain_epochs), epoch,
-                                desc=f"{type(self).__name__} pretrain")
-        return [{**h, "phase": "pretrain"} for h in hist]
+        b = torch.as_tensor(b, device=data["Xt"].device)
+        dist = ((self.net_(data["Xt"][b]) - data["c"]) ** 2).sum(1)
+        return {"loss": self._loss(dist, data["yt"][b])}
 
     # ------------------------------------------------------------------ scoring
     def _score(self, X):

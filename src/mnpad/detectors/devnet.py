@@ -10,11 +10,9 @@ choice and deviation.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import balanced_indices, keras_init, keras_rmsprop, run_steps, same_shape
+from ._weak import balanced_batches, keras_init, keras_rmsprop, same_shape
 
 __all__ = ["DevNet", "deviation_loss"]
 
@@ -104,40 +102,34 @@ class DevNet(TorchDetector):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _architecture(self, X, y):
+        return {"n_features": int(X.shape[1]), "hidden": int(self.hidden)}
+
     def _build_network(self, n_features, hidden):
         return _build(n_features, hidden)
 
-    def _fit(self, X, y, rng, validation_data):
-        import torch
+    def _optimizer(self, params):
+        return keras_rmsprop(params, float(self.lr))
 
+    def _setup(self, X, y, rng, validation_data):
         check_params(self, pos_int=("hidden", "steps_per_epoch", "batch_size"),
                      nonneg_int=("epochs",), pos_num=("lr", "clip_norm"),
                      nonneg_num=("l2", "margin"), min_int={"train_batch_size": 2, "n_ref": 2})
         ref = rng.standard_normal(int(self.n_ref))
         self.ref_mean_, self.ref_std_ = float(ref.mean()), float(ref.std())
-        self.arch_ = {"n_features": int(X.shape[1]), "hidden": int(self.hidden)}
-        net = self.net_ = self._build_network(**self.arch_).to(self._device())
-        Xu, Xa = self._tensor(X[y == 0]), self._tensor(X[y == 1])
-        opt = keras_rmsprop(net.parameters(), float(self.lr))
-        steps, bs = int(self.steps_per_epoch), int(self.train_batch_size)
-        w_hidden = net[0].weight
-        mu, sd, margin, l2 = self.ref_mean_, self.ref_std_, float(self.margin), float(self.l2)
+        return super()._setup(X, y, rng, validation_data)
 
-        def epoch(_):
-            iu, ia, target = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps, bs, Xu.device)
+    def _batches(self, rng, data, epoch):
+        return balanced_batches(rng, data, int(self.steps_per_epoch), int(self.train_batch_size))
 
-            def step(t):
-                x = torch.cat([Xu[iu[t]], Xa[ia[t]]])
-                dev = deviation_loss(net(x)[:, 0], target, mu, sd, margin)
-                return {"loss": dev + l2 * w_hidden.pow(2).sum(), "loss_dev": dev}
+    def _batch_loss(self, batch, data):
+        import torch
 
-            return run_steps(opt, step, steps, clip_params=list(net.parameters()),
-                             max_norm=float(self.clip_norm))
+        iu, ia, target = batch
+        x = torch.cat([data["Xu"][iu], data["Xa"][ia]])
+        dev = deviation_loss(self.net_(x)[:, 0], target, self.ref_mean_, self.ref_std_,
+                             float(self.margin))
+        return {"loss": dev + float(self.l2) * self.net_[0].weight.pow(2).sum(), "loss_dev": dev}
 
-        net.train()
-        self.history_ = self._run_epochs(int(self.epochs), epoch, desc="DevNet")
-        net.eval()
-
-    def _score(self, X):
-        return self._batched(lambda t: self.net_(t)[:, 0], X, chunk=int(self.batch_size)).astype(
-            np.float64)
+    def _score_batch(self, t):
+        return self.net_(t)[:, 0]

@@ -13,6 +13,8 @@ ensemble. ``docs/baselines.md`` lists every choice and deviation.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import nn
 
 from .._validation import check_params
 from ..base import TorchDetector
@@ -23,33 +25,28 @@ __all__ = ["DIF", "deas_score", "path_stats"]
 _ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")
 
 
-def _ensemble_class():
-    import torch
-    from torch import nn
+class RandomMLPEnsemble(nn.Module):
+    """``n_ensemble`` bias-free MLPs evaluated together; layer weights (E, in, out)."""
 
-    class RandomMLPEnsemble(nn.Module):
-        """``n_ensemble`` bias-free MLPs evaluated together; layer weights (E, in, out)."""
+    def __init__(self, n_features, hidden, rep_dim, n_ensemble, activation):
+        super().__init__()
+        dims = [n_features, *hidden, rep_dim]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.zeros(n_ensemble, a, b), requires_grad=False)
+            for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.activation = activation
 
-        def __init__(self, n_features, hidden, rep_dim, n_ensemble, activation):
-            super().__init__()
-            dims = [n_features, *hidden, rep_dim]
-            self.weights = nn.ParameterList(
-                nn.Parameter(torch.zeros(n_ensemble, a, b), requires_grad=False)
-                for a, b in zip(dims[:-1], dims[1:], strict=True))
-            self.act = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-                        "leaky_relu": nn.functional.leaky_relu}[activation]
-
-        def member(self, x, e):
-            """Representation of x (B, D) by ensemble member e, shape (B, rep_dim)."""
-            h = x
-            last = len(self.weights) - 1
-            for i, w in enumerate(self.weights):
-                h = h @ w[e]
-                if i < last:
-                    h = self.act(h)
-            return h
-
-    return RandomMLPEnsemble
+    def member(self, x, e):
+        """Representation of x (B, D) by ensemble member e, shape (B, rep_dim)."""
+        act = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+               "leaky_relu": nn.functional.leaky_relu}[self.activation]
+        h = x
+        last = len(self.weights) - 1
+        for i, w in enumerate(self.weights):
+            h = h @ w[e]
+            if i < last:
+                h = act(h)
+        return h
 
 
 def _average_path_length(n):
@@ -213,7 +210,7 @@ class DIF(SklearnStateMixin, TorchDetector):
             raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
 
     def _build_network(self, n_features, hidden, rep_dim, n_ensemble, activation):
-        return _ensemble_class()(n_features, hidden, rep_dim, n_ensemble, activation)
+        return RandomMLPEnsemble(n_features, hidden, rep_dim, n_ensemble, activation)
 
     def _representation(self, X, e):
         """Standardised, tanh-squashed representation of X by member e (float32)."""
@@ -225,7 +222,8 @@ class DIF(SklearnStateMixin, TorchDetector):
         return np.tanh(z).astype(np.float32)
 
     def _fit(self, X, y, rng, validation_data):
-        import torch
+        """Not trained: random networks, per-member scalers and isolation forests (this
+        replaces TorchDetector's training template)."""
         from sklearn.ensemble import IsolationForest
         from sklearn.preprocessing import StandardScaler
         from tqdm.auto import tqdm

@@ -12,10 +12,13 @@ the norm of the raw residual (theirs is the norm of the already-normalised resid
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
 
 from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import as_index, balanced_indices, keras_init, run_steps, same_shape
+from ._weak import balanced_batches, keras_init, same_shape
 
 __all__ = ["FeaWAD", "feawad_loss"]
 
@@ -30,37 +33,30 @@ def feawad_loss(scores, resid_norm, y, margin):
     return ((1.0 - y) * unl + y * anom).mean()
 
 
-def _net_class():
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
+class FeaWADNet(nn.Module):
+    def __init__(self, n_features, code=64, wide=128, h1=256, h2=32):
+        super().__init__()
+        d = n_features
+        self.encoder = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, wide), nn.ReLU(),
+                                     nn.Linear(wide, code), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Linear(code, wide), nn.ReLU(), nn.Linear(wide, d),
+                                     nn.ReLU())
+        self.hl1 = nn.Linear(d + code + 1, h1)
+        self.hl2 = nn.Linear(h1 + 1, h2)
+        self.out = nn.Linear(h2 + 1, 1)
+        keras_init(self, normal=True)  # the original's glorot_normal
 
-    class FeaWADNet(nn.Module):
-        def __init__(self, n_features, code=64, wide=128, h1=256, h2=32):
-            super().__init__()
-            d = n_features
-            self.encoder = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, wide), nn.ReLU(),
-                                         nn.Linear(wide, code), nn.ReLU())
-            self.decoder = nn.Sequential(nn.Linear(code, wide), nn.ReLU(), nn.Linear(wide, d),
-                                         nn.ReLU())
-            self.hl1 = nn.Linear(d + code + 1, h1)
-            self.hl2 = nn.Linear(h1 + 1, h2)
-            self.out = nn.Linear(h2 + 1, 1)
-            keras_init(self, normal=True)  # the original's glorot_normal
+    def reconstruct(self, x):
+        return self.decoder(self.encoder(x))
 
-        def reconstruct(self, x):
-            return self.decoder(self.encoder(x))
-
-        def forward(self, x):
-            """(score, raw residual norm), both of shape (B,)."""
-            code = self.encoder(x)
-            resid = x - self.decoder(code)
-            r = resid.norm(dim=1, keepdim=True)
-            h = F.relu(self.hl1(torch.cat([F.normalize(resid, dim=1), code, r], 1)))
-            h = F.relu(self.hl2(torch.cat([h, r], 1)))
-            return self.out(torch.cat([h, r], 1))[:, 0], r[:, 0]
-
-    return FeaWADNet
+    def forward(self, x):
+        """(score, raw residual norm), both of shape (B,)."""
+        code = self.encoder(x)
+        resid = x - self.decoder(code)
+        r = resid.norm(dim=1, keepdim=True)
+        h = F.relu(self.hl1(torch.cat([F.normalize(resid, dim=1), code, r], 1)))
+        h = F.relu(self.hl2(torch.cat([h, r], 1)))
+        return self.out(torch.cat([h, r], 1))[:, 0], r[:, 0]
 
 
 class FeaWAD(TorchDetector):
@@ -117,58 +113,36 @@ class FeaWAD(TorchDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_network(self, n_features):
-        return _net_class()(n_features)
-
-    def _fit(self, X, y, rng, validation_data):
-        import torch
-        from torch.nn import functional as F
-
+    def _architecture(self, X, y):
         check_params(self, pos_int=("steps_per_epoch", "batch_size"),
                      nonneg_int=("epochs", "pretrain_epochs"), pos_num=("lr",),
                      nonneg_num=("margin",), min_int={"train_batch_size": 2})
-        self.arch_ = {"n_features": int(X.shape[1])}
-        net = self.net_ = self._build_network(**self.arch_).to(self._device())
-        Xu, Xa = self._tensor(X[y == 0]), self._tensor(X[y == 1])
-        steps, bs, margin = int(self.steps_per_epoch), int(self.train_batch_size), float(self.margin)
-        net.train()
+        return {"n_features": int(X.shape[1])}
 
-        # 1) autoencoder pretraining on unlabeled rows
-        ae_params = list(net.encoder.parameters()) + list(net.decoder.parameters())
-        ae_opt = torch.optim.Adam(ae_params, lr=float(self.lr))
+    def _build_network(self, n_features):
+        return FeaWADNet(n_features)
 
-        def pre_epoch(_):
-            (idx,) = as_index(rng.integers(0, Xu.shape[0], (steps, bs)), device=Xu.device)
+    def _before_training(self, data, rng):
+        """Autoencoder pretraining on unlabeled rows."""
+        Xu, net = data["Xu"], self.net_
+        steps, bs = int(self.steps_per_epoch), int(self.train_batch_size)
+        opt = self._optimizer(list(net.encoder.parameters()) + list(net.decoder.parameters()))
+        return self._pretrain_autoencoder(
+            net.reconstruct, Xu, int(self.pretrain_epochs), opt,
+            lambda _: self._random_batches(rng, Xu.shape[0], steps, bs, Xu.device))
 
-            def step(t):
-                x = Xu[idx[t]]
-                return {"loss": F.mse_loss(net.reconstruct(x), x)}
+    def _batches(self, rng, data, epoch):
+        return balanced_batches(rng, data, int(self.steps_per_epoch), int(self.train_batch_size))
 
-            return run_steps(ae_opt, step, steps)
+    def _batch_loss(self, batch, data):
+        import torch
 
-        hist = [{**h, "phase": "pretrain"} for h in
-                self._run_epochs(int(self.pretrain_epochs), pre_epoch, desc="FeaWAD pretrain")]
+        iu, ia, target = batch
+        s, r = self.net_(torch.cat([data["Xu"][iu], data["Xa"][ia]]))
+        return {"loss": feawad_loss(s, r, target, float(self.margin))}
 
-        # 2) end-to-end training of autoencoder and scorer
-        opt = torch.optim.Adam(net.parameters(), lr=float(self.lr))
-
-        def epoch(_):
-            iu, ia, target = balanced_indices(rng, Xu.shape[0], Xa.shape[0], steps, bs, Xu.device)
-
-            def step(t):
-                s, r = net(torch.cat([Xu[iu[t]], Xa[ia[t]]]))
-                return {"loss": feawad_loss(s, r, target, margin)}
-
-            return run_steps(opt, step, steps)
-
-        hist += [{**h, "phase": "train"} for h in
-                 self._run_epochs(int(self.epochs), epoch, desc="FeaWAD")]
-        self.history_ = hist
-        net.eval()
-
-    def _score(self, X):
-        return self._batched(lambda t: self.net_(t)[0], X, chunk=int(self.batch_size)).astype(
-            np.float64)
+    def _score_batch(self, t):
+        return self.net_(t)[0]
 
     def residual_norm(self, X):
         """Norm of the raw reconstruction residual ||x - AE(x)|| of each row."""

@@ -10,151 +10,174 @@ clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
 
 from .._validation import check_params
 from ..base import TorchDetector
 
 __all__ = ["MNP"]
 
-#: ``epochs='auto'``: the maximum with early stopping on ``validation_data`` ...
-AUTO_EPOCHS_WITH_VALIDATION = 100
-#: ... and the fixed schedule without it (median validation-chosen epoch, docs/mnp.md)
-AUTO_EPOCHS_WITHOUT_VALIDATION = 6
+def _round_up(n, multiple):
+    return -(-int(n) // multiple) * multiple
+
+
+class MNPNet(nn.Module):
+    """Encoder psi, decoder psi', prototypes {u_j} and scorer phi.
+
+    ``pad_to`` > 1 builds every width rounded up to a multiple of ``pad_to`` (an inference
+    copy, :meth:`padded`); ``n_features`` and ``latent`` keep the true widths, inputs are
+    zero-padded and the padding units stay exactly zero, so every value is unchanged.
+    """
+
+    def __init__(self, n_features, hidden, latent, n_prototypes, scorer_hidden, use_decoder,
+                 alpha, pad_to=1):
+        super().__init__()
+        r = lambda n: _round_up(n, pad_to)  # noqa: E731
+        # the authors' activation, every layer (in place in an inference copy: no autograd)
+        act = lambda: nn.LeakyReLU(0.01, inplace=pad_to > 1)  # noqa: E731
+        D, h, H = r(n_features), r(hidden), r(latent)
+        self.n_features, self.latent = int(n_features), int(latent)
+        self.encoder = nn.Sequential(nn.Linear(D, h), act(), nn.Linear(h, H), act())
+        self.decoder = nn.Sequential(nn.Linear(H, h), act(), nn.Linear(h, D), act())
+        self.prototypes = nn.Parameter(torch.zeros(n_prototypes, H))
+        self.use_decoder = bool(use_decoder)
+        # scorer input: [e (with decoder), z / ||z||, max_j s_ij]
+        self.scorer = nn.Sequential(nn.Linear(r(int(self.use_decoder) + H + 1), scorer_hidden),
+                                    act(), nn.Linear(scorer_hidden, 1))
+        self.alpha = float(alpha)
+
+    def similarity(self, zn):
+        """Eq. (6): Student-t kernel between normalised z and normalised prototypes."""
+        un = F.normalize(self.prototypes, dim=1)
+        # both unit-norm: ||z - u||^2 = 2 - 2 z.u  (one matmul instead of a (B, k, H) tensor)
+        d2 = (2.0 - 2.0 * zn @ un.T).clamp_min(0.0)
+        if self.alpha == 1.0:
+            return 1.0 / (1.0 + d2)
+        return (1.0 + d2 / self.alpha).pow(-(self.alpha + 1.0) / 2.0)
+
+    def recon_error(self, x, z):
+        """Per-row l(x, x_hat): mean SmoothL1 over the (true) features (the authors' l)."""
+        return F.smooth_l1_loss(self.decoder(z), x, reduction="none").sum(1) / self.n_features
+
+    def forward(self, x):
+        """(scorer logit, reconstruction error or None, similarities, normalised latent)."""
+        x = _pad_columns(x, self.encoder[0].in_features)
+        z = self.encoder(x)
+        zn = F.normalize(z, dim=1)
+        s = self.similarity(zn)
+        parts = [zn, s.max(1).values[:, None]]
+        e = None
+        if self.use_decoder:
+            e = self.recon_error(x, z)
+            parts.insert(0, e[:, None])
+        width = self.scorer[0].in_features - sum(p.shape[1] for p in parts)
+        if width:
+            parts.append(zn.new_zeros(zn.shape[0], width))
+        feats = torch.cat(parts, 1)
+        return self.scorer(feats)[:, 0], e, s, zn[:, :self.latent]
+
+    def padded(self, multiple=16):
+        """Inference copy with every width zero-padded to a multiple of ``multiple``.
+
+        The same forward pass on the same weights (placed in the top-left blocks of larger
+        zero matrices): all values are unchanged (LeakyReLU(0) = 0, SmoothL1(0, 0) = 0), while
+        each row of every matrix product starts 64-byte aligned, so a row's score is
+        bit-identical wherever it sits in a batch (BLAS rounding can depend on alignment).
+        """
+        enc0 = self.encoder[0]
+        with torch.random.fork_rng(devices=[]):  # its random init is overwritten: keep the RNG
+            out = MNPNet(self.n_features, enc0.out_features, self.latent,
+                         self.prototypes.shape[0], self.scorer[0].out_features, self.use_decoder,
+                         self.alpha, pad_to=multiple)
+        out = out.to(enc0.weight.device)
+        H, Hp = self.latent, out.prototypes.shape[1]
+        # scorer input columns: e at 0 (with decoder), zn next, max s after the padded zn
+        off = int(self.use_decoder)
+        cols = list(range(off + H)) + [off + Hp]
+        own = dict(self.named_parameters())
+        with torch.no_grad():
+            for name, p in out.named_parameters():
+                p.zero_()
+                src = own[name]
+                if name == "scorer.0.weight":
+                    p[:, cols] = src
+                else:
+                    p[tuple(slice(0, n) for n in src.shape)] = src
+        return out.eval()
+
+
+def _pad_columns(t, width):
+    return t if t.shape[1] == width else F.pad(t, (0, width - t.shape[1]))
+
+
+#: the training recipes (docs/mnp.md, "Recipes"): each fixes a set of switches
+RECIPES = {
+    # eq. 7-13 as the paper writes them, with mnpad's choices where it is silent
+    "paper": {
+        "lr": 2e-4,                          # end-to-end Adam lr (the paper's 5e-3: deviation 4)
+        "batch_size_anomaly": 32,            # b_a, drawn with replacement
+        "max_epochs": 100,                   # epochs='auto' with a validation split
+        "fixed_epochs": 6,                   # epochs='auto' without one
+        "pretraining": "plain",              # AE on unlabeled rows, MSE, fixed epochs
+        "prototypes": "normalised",          # KMeans(n_init=3) on L2-normalised codes
+        "weights": "detached",               # eq. 7: w_i a constant weight
+        "kl": "mean",                        # eq. 8 averaged over the batch, P detached
+        "dwa": "epoch",                      # eq. 13: K softmax(r / T), once per epoch
+        "unlabeled_draw": "with_replacement",
+        "stopping": "ap",                    # validation AP, best epoch always restored
+    },
+    # what the authors' code (Dongzhijin/MNPWAD) does
+    "authors": {
+        "lr": 5e-3,
+        "batch_size_anomaly": 8,
+        "max_epochs": 200,
+        "fixed_epochs": 6,
+        "pretraining": "layerwise",          # layer-wise denoising AE + fine-tune, early-stopped
+        "prototypes": "raw",                 # KMeans on raw codes of reference normal rows
+        "weights": "rescaled",               # w_i / mean(w) over the batch, gradient flows
+        "kl": "sum",                         # summed over rows and prototypes, gradient through P
+        "dwa": "step",                       # per step, weights from batch losses, with gradient
+        "unlabeled_draw": "without_replacement",
+        "stopping": "authors",               # (1-AUC-PR)+(1-AUC-ROC), delta 1e-4, restore on stop
+    },
+}
+_SWITCH_VALUES = {
+    "pretraining": ("plain", "layerwise"), "prototypes": ("normalised", "raw"),
+    "weights": ("detached", "rescaled"), "kl": ("mean", "sum"), "dwa": ("epoch", "step"),
+    "unlabeled_draw": ("with_replacement", "without_replacement"),
+    "stopping": ("ap", "authors"),
+}
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
+#: the authors' pretraining: noise, Adam lr / weight decay, steps per epoch, rows per step,
+#: maximum epochs, patience and minimum improvement of its early stopping
+_LAYERWISE = {"noise": 0.05, "lr": 5e-3, "weight_decay": 5e-4, "steps": 64, "batch": 8,
+              "max_epochs": 200, "patience": 15, "min_delta": 1e-4}
 
 
-def _padded_inference(net, n_features):
-    """Inference-only copy of a trained MNPNet with every width padded to a multiple of 16.
-
-    Zero-padded inputs, units and weights leave every value unchanged (LeakyReLU(0) = 0,
-    SmoothL1(0, 0) = 0), while each row of every matrix product starts 64-byte aligned and no
-    per-call padding or dispatch overhead remains: scoring is faster and a row's score is
-    bit-identical wherever it sits in a batch (BLAS rounding can depend on row alignment).
-    Returns ``fn(x) -> (logit, e, s, zn)`` for a block ``x`` of shape (B, n_features).
-    """
-    import torch
-    from torch.nn import functional as F
-
-    def r16(n):
-        return -(-n // 16) * 16
-
-    def padded(w, rows, cols):
-        out = w.new_zeros(rows, cols)
-        out[:w.shape[0], :w.shape[1]] = w
-        return out
-
-    D = n_features
-    e1, e2, d1, d2 = net.encoder[0], net.encoder[2], net.decoder[0], net.decoder[2]
-    s1, s2 = net.scorer[0], net.scorer[2]
-    h, H = e1.out_features, e2.out_features
-    Dp, hp, Hp = r16(D), r16(h), r16(H)
-    with torch.no_grad():
-        W1, b1 = padded(e1.weight, hp, Dp).T.contiguous(), padded(e1.bias[:, None], hp, 1)[:, 0]
-        W2, b2 = padded(e2.weight, Hp, hp).T.contiguous(), padded(e2.bias[:, None], Hp, 1)[:, 0]
-        W3, b3 = padded(d1.weight, hp, Hp).T.contiguous(), padded(d1.bias[:, None], hp, 1)[:, 0]
-        W4, b4 = padded(d2.weight, Dp, hp).T.contiguous(), padded(d2.bias[:, None], Dp, 1)[:, 0]
-        unT = padded(F.normalize(net.prototypes, dim=1), net.prototypes.shape[0], Hp).T.contiguous()
-        # scorer input laid out as [zn (Hp), e, smax, 0...]; the network's is [e, zn, smax]
-        Fp = r16(Hp + 2)
-        ws = s1.weight
-        W5 = ws.new_zeros(ws.shape[0], Fp)
-        off = 1 if net.use_decoder else 0
-        W5[:, :H] = ws[:, off:off + H]
-        if net.use_decoder:
-            W5[:, Hp] = ws[:, 0]
-        W5[:, Hp + 1] = ws[:, off + H]
-        W5, b5 = W5.T.contiguous(), s1.bias.clone()
-        W6, b6 = s2.weight.T.contiguous(), s2.bias.clone()
-    alpha, use_dec = net.alpha, net.use_decoder
-    local = threading.local()  # per-thread work buffers, reused across blocks
-
-    def buffers(x):
-        B = x.shape[0]
-        b = getattr(local, "b", None)
-        if b is None or b["x"].shape[0] != B or b["x"].device != x.device:
-            new = lambda n: x.new_zeros(B, n)  # noqa: E731
-            b = local.b = {"x": new(Dp), "a1": new(hp), "z": new(Hp), "a3": new(hp),
-                           "xh": new(Dp), "f": new(Fp), "a5": new(W5.shape[1]), "o": new(1)}
-        return b
-
-    def fn(x):
-        b = buffers(x)
-        xp, z, feats = b["x"], b["z"], b["f"]
-        xp[:, :D].copy_(x)  # the padding columns stay zero
-        F.leaky_relu_(torch.addmm(b1, xp, W1, out=b["a1"]), 0.01)
-        F.leaky_relu_(torch.addmm(b2, b["a1"], W2, out=z), 0.01)
-        zn = F.normalize(z, dim=1)
-        dist = (2.0 - 2.0 * (zn @ unT)).clamp_min_(0.0)
-        s = 1.0 / (1.0 + dist) if alpha == 1.0 else (1.0 + dist / alpha).pow(-(alpha + 1) / 2)
-        feats[:, :Hp] = zn
-        feats[:, Hp + 1] = s.max(1).values
-        e = None
-        if use_dec:
-            F.leaky_relu_(torch.addmm(b3, z, W3, out=b["a3"]), 0.01)
-            F.leaky_relu_(torch.addmm(b4, b["a3"], W4, out=b["xh"]), 0.01)
-            e = F.smooth_l1_loss(b["xh"], xp, reduction="none").sum(1) / D
-            feats[:, Hp] = e
-        F.leaky_relu_(torch.addmm(b5, feats, W5, out=b["a5"]), 0.01)
-        logit = torch.addmm(b6, b["a5"], W6, out=b["o"])[:, 0].clone()
-        return logit, e, s, zn[:, :H]
-
-    return fn
-
-
-def _net_class():
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-
-    class MNPNet(nn.Module):
-        """Encoder psi, decoder psi', prototypes {u_j} and scorer phi."""
-
-        def __init__(self, n_features, hidden, latent, n_prototypes, scorer_hidden, use_decoder,
-                     alpha):
-            super().__init__()
-            act = lambda: nn.LeakyReLU(0.01)  # noqa: E731 - authors' activation, every layer
-            self.encoder = nn.Sequential(nn.Linear(n_features, hidden), act(),
-                                         nn.Linear(hidden, latent), act())
-            self.decoder = nn.Sequential(nn.Linear(latent, hidden), act(),
-                                         nn.Linear(hidden, n_features), act())
-            self.prototypes = nn.Parameter(torch.zeros(n_prototypes, latent))
-            self.use_decoder = bool(use_decoder)
-            n_in = latent + 1 + int(self.use_decoder)
-            self.scorer = nn.Sequential(nn.Linear(n_in, scorer_hidden), act(),
-                                        nn.Linear(scorer_hidden, 1))
-            self.alpha = float(alpha)
-
-        def similarity(self, zn):
-            """Eq. (6): Student-t kernel between normalised z and normalised prototypes."""
-            un = F.normalize(self.prototypes, dim=1)
-            # both unit-norm: ||z - u||^2 = 2 - 2 z.u  (one matmul instead of a (B, k, H) tensor)
-            d2 = (2.0 - 2.0 * zn @ un.T).clamp_min(0.0)
-            if self.alpha == 1.0:
-                return 1.0 / (1.0 + d2)
-            return (1.0 + d2 / self.alpha).pow(-(self.alpha + 1.0) / 2.0)
-
-        def recon_error(self, x, z):
-            """Per-row l(x, x_hat): mean SmoothL1 over features (the authors' choice of l)."""
-            return F.smooth_l1_loss(self.decoder(z), x, reduction="none").mean(1)
-
-        def forward(self, x):
-            z = self.encoder(x)
-            zn = F.normalize(z, dim=1)
-            s = self.similarity(zn)
-            smax = s.max(1).values
-            if self.use_decoder:
-                e = self.recon_error(x, z)
-                feats = torch.cat([e[:, None], zn, smax[:, None]], 1)
-            else:
-                e = None
-                feats = torch.cat([zn, smax[:, None]], 1)
-            return self.scorer(feats)[:, 0], e, s, zn
-
-    return MNPNet
+def resolve_recipe(recipe):
+    """The switch settings of ``recipe`` (a name, or a dict ``{'base': name, switch: value}``)."""
+    if isinstance(recipe, str):
+        base, over = recipe, {}
+    elif isinstance(recipe, dict):
+        over = dict(recipe)
+        base = over.pop("base", "paper")
+    else:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)} or a dict; got {recipe!r}.")
+    if base not in RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)}; got {base!r}.")
+    out = dict(RECIPES[base])
+    for k, v in over.items():
+        if k not in out:
+            raise ValueError(f"unknown recipe switch {k!r}; switches: {', '.join(sorted(out))}.")
+        if k in _SWITCH_VALUES and v not in _SWITCH_VALUES[k]:
+            raise ValueError(f"recipe switch {k!r} must be one of {_SWITCH_VALUES[k]}; got {v!r}.")
+        out[k] = v
+    out["base"] = base
+    return out
 
 
 class MNP(TorchDetector):
@@ -162,30 +185,37 @@ class MNP(TorchDetector):
 
     Parameters
     ----------
+    recipe : {'paper', 'authors'} or dict, default='paper'
+        The training recipe (docs/mnp.md, "Recipes"). ``'paper'``: eq. 7-13 as the paper
+        writes them (w_i and the DEC target P constants, L_kl averaged, DWA once per epoch,
+        lr 2e-4, mnpad's pretraining and prototype initialisation). ``'authors'``: what the
+        authors' code does (layer-wise denoising pretraining, KMeans on raw codes, w_i rescaled
+        to batch mean 1 and L_kl summed with gradient through w and P, DWA every step with
+        gradient, lr 5e-3, b_a = 8, their early stopping). A dict ``{'base': name, switch:
+        value, ...}`` overrides single switches of a recipe (see ``RECIPES``).
     n_prototypes : int or 'auto', default='auto'
         Number ``k`` of normal prototypes. ``'auto'`` picks k in 2..``max_prototypes`` by the best
-        silhouette of KMeans on encoded unlabeled training rows (a subsample of at most
-        ``cluster_sample`` rows); labels are never used.
+        silhouette of KMeans on encoded reference rows (unlabeled training rows; with the
+        ``'raw'`` prototype switch and ``validation_data``, the validation normal rows).
     max_prototypes : int, default=10
     latent_dim : int, default=8
         H, the latent width (paper: 8).
     epochs : int or 'auto', default='auto'
-        Training epochs of ``steps_per_epoch`` steps. With ``validation_data`` this is the
-        maximum and training stops early after ``patience`` epochs without improvement of the
-        validation average precision, restoring the best epoch; without it the full schedule
-        runs. ``'auto'``: at most 100 epochs with ``validation_data``; 6 epochs without it,
-        the median best epoch that validation-based early stopping chose on development splits
-        (see docs/mnp.md; no test split was used).
+        Training epochs of ``steps_per_epoch`` steps. With a validation split this is the
+        maximum and training stops early after ``patience`` epochs without improvement;
+        without it the full schedule runs. ``'auto'``: the recipe's maximum with a validation
+        split (100 for 'paper', 200 for 'authors'), its fixed schedule without one (6 epochs:
+        the median best epoch that validation-based early stopping chose on development
+        splits, docs/mnp.md; no test split was used).
     steps_per_epoch : int, default=64
     batch_size_unlabeled : int, default=128
         b_u (paper: 128).
-    batch_size_anomaly : int, default=32
-        b_a (paper: 32); labeled anomalies are drawn with replacement.
-    lr : float, default=2e-4
-        Adam learning rate of the end-to-end training. The paper uses 5e-3; with it the
-        validation curves of every dataset we tried oscillate and collapse within a few epochs,
-        with 2e-4 they are smooth and peak higher (docs/mnp.md, chosen on validation splits of
-        development split seeds, never on a test split).
+    batch_size_anomaly : int or 'auto', default='auto'
+        b_a, labeled anomalies per batch, drawn with replacement ('auto': the recipe's, 32 for
+        'paper' as in the paper, 8 for 'authors' as in their code).
+    lr : float or 'auto', default='auto'
+        Adam learning rate of the end-to-end training ('auto': the recipe's: 2e-4 for 'paper',
+        docs/mnp.md deviation 4; the paper's 5e-3 for 'authors').
     weight_decay : float, default=5e-4
     margin : float, default=0.02
         m1 of the reconstruction hinge (eq. 4).
@@ -194,10 +224,11 @@ class MNP(TorchDetector):
     beta : float, default=1.0
         Scale of the normal-likelihood weight ``w_i = sigmoid(beta * max_j s_ij)`` (eq. 7).
     pretrain_epochs : int, default=10
-        Autoencoder pretraining epochs (``steps_per_epoch`` steps of ``pretrain_batch_size``
-        unlabeled rows each, MSE, Adam at ``pretrain_lr``).
+        Epochs of the 'plain' autoencoder pretraining (``steps_per_epoch`` steps of
+        ``pretrain_batch_size`` unlabeled rows each, MSE, Adam at ``pretrain_lr``). The
+        'layerwise' pretraining of the authors early-stops instead (at most 200 epochs a stage).
     pretrain_lr : float, default=5e-3
-        Adam learning rate of the pretraining (the paper's and the authors' 5e-3).
+        Adam learning rate of the 'plain' pretraining (the paper's and the authors' 5e-3).
     pretrain_batch_size : int, default=256
     dwa_temperature : float, default=2.0
         T of dynamic weight averaging (eq. 13).
@@ -206,9 +237,9 @@ class MNP(TorchDetector):
     early_stopping : 'auto' or False, default='auto'
         Without ``validation_data``: ``'auto'`` holds out ``validation_fraction`` of the
         labeled anomalies and of the unlabeled rows (when that is at least 2 labeled anomalies)
-        and early-stops on their average precision, unlabeled rows counted as negatives;
-        ``False`` (or too few labeled anomalies) trains on the fixed schedule.
-        ``validation_data``, when given, is always used.
+        and early-stops on them, unlabeled rows counted as negatives; ``False`` (or too few
+        labeled anomalies) trains on the fixed schedule. ``validation_data``, when given, is
+        always used.
     validation_fraction : float, default=0.2
         Share held out by ``early_stopping='auto'``.
     use_recon_loss, use_np_loss, use_weights, use_decoder : bool, default=True
@@ -226,11 +257,17 @@ class MNP(TorchDetector):
 
     Attributes
     ----------
+    recipe_ : dict
+        The switch settings used (the resolved ``recipe``).
     n_prototypes_ : int
         k used. ``silhouette_`` holds the silhouette per candidate k when chosen automatically.
+    validation_ : str
+        Which validation split early stopping used: ``'given'``, ``'internal (...)'`` or
+        ``'none'``.
     decision_scores_, threshold_, labels_, history_, n_features_in_
-        As in PyOD; ``history_`` is a list of per-epoch dicts of losses, DWA weights and, with
-        ``validation_data``, ``val_score``.
+        As in PyOD; ``history_`` has one row per epoch (``phase`` ``'pretrain'`` or
+        ``'train'``): the weighted total ``loss``, the three losses, the DWA weights and, with
+        a validation split, ``val_score``.
 
     Notes
     -----
@@ -240,16 +277,18 @@ class MNP(TorchDetector):
 
     weakly_supervised = True
     min_unlabeled = 16
-    _fitted_json = ("n_prototypes_", "silhouette_", "validation_")
+    uses_validation = True
+    _fitted_json = ("n_prototypes_", "silhouette_", "validation_", "recipe_")
 
-    def __init__(self, n_prototypes="auto", max_prototypes=10, latent_dim=8, epochs="auto",
-                 steps_per_epoch=64, batch_size_unlabeled=128, batch_size_anomaly=32, lr=2e-4,
-                 weight_decay=5e-4, margin=0.02, alpha=1.0, beta=1.0, pretrain_epochs=10,
-                 pretrain_lr=5e-3, pretrain_batch_size=256, dwa_temperature=2.0, patience=15,
-                 early_stopping="auto", validation_fraction=0.2, use_recon_loss=True,
-                 use_np_loss=True, use_weights=True, use_decoder=True,
-                 contamination="auto",
-                 batch_size=4096, device="auto", random_state=None, verbose=False):
+    def __init__(self, recipe="paper", n_prototypes="auto", max_prototypes=10, latent_dim=8,
+                 epochs="auto", steps_per_epoch=64, batch_size_unlabeled=128,
+                 batch_size_anomaly="auto", lr="auto", weight_decay=5e-4, margin=0.02, alpha=1.0,
+                 beta=1.0, pretrain_epochs=10, pretrain_lr=5e-3, pretrain_batch_size=256,
+                 dwa_temperature=2.0, patience=15, early_stopping="auto",
+                 validation_fraction=0.2, use_recon_loss=True, use_np_loss=True,
+                 use_weights=True, use_decoder=True, contamination="auto", batch_size=4096,
+                 device="auto", random_state=None, verbose=False):
+        self.recipe = recipe
         self.n_prototypes = n_prototypes
         self.max_prototypes = max_prototypes
         self.latent_dim = latent_dim
@@ -287,11 +326,14 @@ class MNP(TorchDetector):
         if not (self.epochs == "auto" or (isinstance(self.epochs, (int, np.integer))
                                            and self.epochs >= 0)):
             raise ValueError(f"epochs must be 'auto' or an int >= 0; got {self.epochs!r}.")
+        for name, kind in (("lr", (int, float)), ("batch_size_anomaly", (int, np.integer))):
+            v = getattr(self, name)
+            if not (v == "auto" or (isinstance(v, kind) and not isinstance(v, bool) and v > 0)):
+                raise ValueError(f"{name} must be 'auto' or a positive number; got {v!r}.")
         check_params(self, pos_int=("max_prototypes", "latent_dim", "steps_per_epoch",
-                                    "batch_size_unlabeled", "batch_size_anomaly",
-                                    "pretrain_batch_size", "batch_size"),
+                                    "batch_size_unlabeled", "pretrain_batch_size", "batch_size"),
                      nonneg_int=("pretrain_epochs", "patience"),
-                     pos_num=("lr", "pretrain_lr", "alpha", "dwa_temperature"),
+                     pos_num=("pretrain_lr", "alpha", "dwa_temperature"),
                      nonneg_num=("weight_decay", "margin", "beta"))
         if self.early_stopping not in ("auto", False, "off"):
             raise ValueError(f"early_stopping must be 'auto' or False; got "
@@ -301,58 +343,44 @@ class MNP(TorchDetector):
             raise ValueError(f"validation_fraction must be in (0, 1); got {vf!r}.")
         if self.max_prototypes < 2 and k == "auto":
             raise ValueError("max_prototypes must be >= 2 when n_prototypes='auto'.")
+        return resolve_recipe(self.recipe)
 
-    def _build_network(self, n_features, hidden, latent, n_prototypes):
-        return _net_class()(n_features, hidden, latent, n_prototypes, 16, self.use_decoder,
-                            self.alpha)
+    def _param(self, name):
+        """A parameter whose 'auto' means the recipe's value."""
+        v = getattr(self, name)
+        return self.recipe_[name] if v == "auto" else v
 
-    # ------------------------------------------------------------------ training
-    def _fit(self, X, y, rng, validation_data):
-        import torch
-
-        self._check_params()
-        dev = self._device()
+    # ------------------------------------------------------------------ network
+    def _architecture(self, X, y):
         D, H = X.shape[1], int(self.latent_dim)
         hidden = max(D - (D - H) // 2, H)  # authors: D -> D - (D-H)//2 -> H
+        # k is unknown until the prototypes are initialised: build with 1 slot if 'auto'
+        k = 1 if self.n_prototypes == "auto" else int(self.n_prototypes)
+        return {"n_features": D, "hidden": hidden, "latent": H, "n_prototypes": k}
+
+    def _build_network(self, n_features, hidden, latent, n_prototypes):
+        return MNPNet(n_features, hidden, latent, n_prototypes, 16, self.use_decoder,
+                      self.alpha)
+
+    # ------------------------------------------------------------------ data
+    def _setup(self, X, y, rng, validation_data):
+        self.recipe_ = self._check_params()
         self.validation_ = "given" if validation_data is not None else "none"
         if validation_data is None:
             X, y, validation_data = self._internal_validation(X, y, rng)
         Xu_np = X[y == 0]
-        Xa_np = X[y == 1]
-        Xu, Xa = self._tensor(Xu_np), self._tensor(Xa_np)
-
-        # 1) autoencoder pretraining on unlabeled rows (k is unknown yet: build with 1 slot)
-        k_max = 1 if self.n_prototypes == "auto" else int(self.n_prototypes)
-        self.arch_ = {"n_features": D, "hidden": hidden, "latent": H, "n_prototypes": k_max}
-        self.net_ = self._build_network(**self.arch_).to(dev)
-        history = self._pretrain(Xu, rng)
-
-        # 2) prototypes: KMeans on normalised codes of unlabeled rows; k by silhouette if 'auto'
-        codes = self._batched(lambda t: torch.nn.functional.normalize(self.net_.encoder(t), dim=1),
-                              Xu_np)
-        k, centers, self.silhouette_ = self._init_prototypes(codes, rng)
-        self.n_prototypes_ = int(k)
-        if k != k_max:
-            state = {n: v for n, v in self.net_.state_dict().items() if n != "prototypes"}
-            self.arch_["n_prototypes"] = k
-            self.net_ = self._build_network(**self.arch_).to(dev)
-            self.net_.load_state_dict({**state, "prototypes": self.net_.prototypes.detach()})
-        with torch.no_grad():
-            self.net_.prototypes.copy_(torch.as_tensor(centers, dtype=torch.float32))
-
-        # 3) end-to-end training of all parameters on L_total (eq. 13)
-        history += self._train(Xu, Xa, rng, validation_data)
-        self.history_ = history
-        self.net_.eval()
+        return {"Xu_np": Xu_np, "Xu": self._tensor(Xu_np), "Xa": self._tensor(X[y == 1]),
+                "validation": validation_data,
+                "given": self.validation_ == "given"}
 
     def _internal_validation(self, X, y, rng):
         """Hold out ``validation_fraction`` of the labeled anomalies and of the unlabeled rows.
 
         Without ``validation_data`` and with ``early_stopping='auto'``, when at least
         ``MIN_HELD_OUT_ANOMALIES`` labeled anomalies can be held out, early stopping uses the
-        average precision of the held-out labeled anomalies against the held-out unlabeled rows
-        (unlabeled counted as negatives: contamination only makes the criterion noisier).
-        Otherwise training follows the fixed schedule.
+        held-out labeled anomalies against the held-out unlabeled rows (unlabeled counted as
+        negatives: contamination only makes the criterion noisier). Otherwise training follows
+        the fixed schedule.
         """
         if self.early_stopping is False or self.early_stopping == "off":
             return X, y, None
@@ -368,30 +396,98 @@ class MNP(TorchDetector):
         self.validation_ = f"internal ({n_a} labeled anomalies, {n_u} unlabeled rows held out)"
         return X[keep], y[keep], (X[held], y[held])
 
-    def _pretrain(self, Xu, rng):
-        import torch
+    # ------------------------------------------------------------------ pretraining + prototypes
+    def _before_training(self, data, rng):
+        """Autoencoder pretraining, then the prototypes (and k) from KMeans on its codes."""
+        if self.recipe_["pretraining"] == "layerwise":
+            history = self._pretrain_layerwise(data, rng)
+        else:
+            Xu, net = data["Xu"], self.net_
+            n, bs = Xu.shape[0], min(int(self.pretrain_batch_size), Xu.shape[0])
+            opt = torch.optim.Adam(list(net.encoder.parameters()) + list(net.decoder.parameters()),
+                                   lr=self.pretrain_lr)
+            history = self._pretrain_autoencoder(
+                lambda x: net.decoder(net.encoder(x)), Xu, int(self.pretrain_epochs), opt,
+                lambda _: self._random_batches(rng, n, int(self.steps_per_epoch), bs, Xu.device),
+                desc="MNP pretrain")
 
-        net = self.net_
-        params = list(net.encoder.parameters()) + list(net.decoder.parameters())
-        opt = torch.optim.Adam(params, lr=self.pretrain_lr)
-        n, bs, steps = Xu.shape[0], int(self.pretrain_batch_size), int(self.steps_per_epoch)
+        if self.recipe_["prototypes"] == "raw":
+            Xv = data["validation"]
+            src = Xv[0][Xv[1] == 0] if data["given"] else data["Xu_np"]
+            if len(src) > 5000:
+                src = src[rng.choice(len(src), 5000, replace=False)]
+            codes = self._batched(self.net_.encoder, src)
+            k, centers, self.silhouette_ = self._init_prototypes(codes, rng, n_init=1)
+        else:
+            codes = self._batched(lambda t: F.normalize(self.net_.encoder(t), dim=1),
+                                  data["Xu_np"])
+            k, centers, self.silhouette_ = self._init_prototypes(codes, rng)
+        self.n_prototypes_ = int(k)
+        if k != self.arch_["n_prototypes"]:
+            state = {n: v for n, v in self.net_.state_dict().items() if n != "prototypes"}
+            self.arch_["n_prototypes"] = k
+            self.net_ = self._build_network(**self.arch_).to(self._device())
+            self.net_.load_state_dict({**state, "prototypes": self.net_.prototypes.detach()})
+        with torch.no_grad():
+            self.net_.prototypes.copy_(torch.as_tensor(centers, dtype=torch.float32))
+        return history
 
-        def epoch(_):
-            idx = torch.as_tensor(rng.integers(0, n, size=(steps, min(bs, n))), device=Xu.device)
-            total = 0.0
-            for b in idx:
-                x = Xu[b]
-                loss = torch.nn.functional.mse_loss(net.decoder(net.encoder(x)), x)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach()
-            return {"pretrain_mse": float(total) / steps}
+    def _pretrain_layerwise(self, data, rng):
+        """The authors' pretraining (``utils_pretrain.pretrain_autoencoder``): two denoising
+        autoencoders, one per encoder layer (fixed Gaussian noise 0.05 on the inputs), then the
+        stacked autoencoder fine-tuned without noise; each stage MSE, Adam (5e-3, weight decay
+        5e-4), 64 steps of 8 unlabeled rows (the effective batch of their code) per epoch, early
+        stopping on the reconstruction of reference normal rows (patience 15, delta 1e-4; the
+        best state restored only when it fires). Reference rows: the validation normal rows
+        when ``validation_data`` is given, else 1/12 of the unlabeled rows held out (no labels).
+        """
+        net, Xu, p = self.net_, data["Xu"], _LAYERWISE
+        if data["given"]:
+            Xv, yv = data["validation"]
+            ref = self._tensor(Xv[yv == 0])
+        else:
+            perm = torch.as_tensor(rng.permutation(Xu.shape[0]), device=Xu.device)
+            n_h = max(Xu.shape[0] // 12, 16)
+            ref, Xu = Xu[perm[:n_h]], Xu[perm[n_h:]]
+        e1, e2, d1, d2 = net.encoder[0], net.encoder[2], net.decoder[0], net.decoder[2]
 
-        hist = self._run_epochs(int(self.pretrain_epochs), epoch, desc="MNP pretrain")
-        return [{**h, "phase": "pretrain"} for h in hist]
+        def act(t):
+            return F.leaky_relu(t, 0.01)
 
-    def _init_prototypes(self, codes, rng):
+        def stage(name, modules, forward, x_in, x_target, x_ref):
+            opt = torch.optim.Adam([q for m in modules for q in m.parameters()], lr=p["lr"],
+                                   weight_decay=p["weight_decay"])
+            n = x_in.shape[0]
+
+            def batches(_):
+                return [torch.as_tensor(rng.choice(n, min(p["batch"], n), replace=False),
+                                        device=x_in.device) for _ in range(p["steps"])]
+
+            def loss(b):
+                return {"loss": F.mse_loss(forward(x_in[b]), x_target[b])}
+
+            def val():
+                with torch.no_grad():
+                    return -F.mse_loss(forward(x_ref), x_ref).item()
+
+            hist = self._run_phase("pretrain", p["max_epochs"], opt, batches, loss,
+                                   modules=modules, validation=val, patience=p["patience"],
+                                   min_delta=p["min_delta"], restore="on_stop",
+                                   desc=f"MNP pretrain {name}")
+            return [{**h, "stage": name} for h in hist]
+
+        noisy = Xu + p["noise"] * torch.randn_like(Xu)
+        history = stage("dae1", [e1, d2], lambda t: act(d2(act(e1(t)))), noisy, Xu, ref)
+        with torch.no_grad():
+            h1, h1_ref = act(e1(Xu)), act(e1(ref))
+        noisy = h1 + p["noise"] * torch.randn_like(h1)
+        history += stage("dae2", [e2, d1], lambda t: act(d1(act(e2(t)))), noisy, h1, h1_ref)
+        history += stage("finetune", [net.encoder, net.decoder],
+                         lambda t: net.decoder(net.encoder(t)), Xu, Xu, ref)
+        return history
+
+    def _init_prototypes(self, codes, rng, n_init=3):
+        """k (silhouette over 2..max_prototypes when 'auto') and KMeans centres of ``codes``."""
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
 
@@ -400,7 +496,7 @@ class MNP(TorchDetector):
         seed = int(rng.integers(2**31 - 1))
 
         def km(k):
-            return KMeans(n_clusters=k, n_init=3, random_state=seed).fit(sample)
+            return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(sample)
 
         if self.n_prototypes != "auto":
             k = int(self.n_prototypes)
@@ -421,107 +517,140 @@ class MNP(TorchDetector):
             return 1, sample.mean(0, keepdims=True), sil
         return best[0], best[1], {str(k): v for k, v in sil.items()}
 
-    def _train(self, Xu, Xa, rng, validation_data):
-        import torch
-        from torch.nn import functional as F
+    # ------------------------------------------------------------------ end-to-end training
+    def _optimizer(self, params):
+        return torch.optim.Adam(params, lr=self._param("lr"), weight_decay=self.weight_decay)
 
-        net = self.net_
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        n_u, n_a = Xu.shape[0], Xa.shape[0]
-        bu, ba, steps = int(self.batch_size_unlabeled), int(self.batch_size_anomaly), int(
-            self.steps_per_epoch)
-        bu = min(bu, n_u) if n_u >= bu else bu  # fewer rows than a batch: draw with replacement
-        names = ["recon", "np", "score"]
-        active = [self.use_recon_loss and self.use_decoder, self.use_np_loss, True]
-        lam = torch.ones(3, device=Xu.device)  # DWA weights w_1..w_3 (eq. 13)
-        prev = []  # per-epoch mean losses, for DWA
-        T = float(self.dwa_temperature)
-        m1, beta = float(self.margin), float(self.beta)
-        zero = torch.zeros((), device=Xu.device)
+    def _n_epochs(self, validation):
+        if self.epochs != "auto":
+            return int(self.epochs)
+        return self.recipe_["max_epochs" if validation is not None else "fixed_epochs"]
 
-        def step_losses(xu, xa):
-            x = torch.cat([xu, xa])
-            logit, e, s, zn = net(x)
-            su, sa = s[:bu], s[bu:]
-            smax_u, smax_a = su.max(1).values, sa.max(1).values
-            # eq. (7): likelihood of an unlabeled row being normal (a weight: no gradient)
-            w = torch.sigmoid(beta * smax_u).detach() if self.use_weights else torch.ones_like(smax_u)
-            # eq. (3)-(5)
-            if active[0]:
-                eu, ea = e[:bu], e[bu:]
-                l_u = (w * eu).mean()
-                l_recon = l_u + F.relu(m1 - (ea - l_u)).mean()
-            else:
-                l_recon = zero
-            # eq. (8)-(10)
-            if active[1]:
-                q = su / su.sum(1, keepdim=True)
-                p = q.pow(2) / q.sum(0)
-                p = (p / p.sum(1, keepdim=True)).detach()  # DEC target distribution
-                # KL(P || Q) averaged over the batch (eq. 8 sums; see docs/mnp.md)
-                l_kl = (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum(1).mean()
-                l_con = -F.logsigmoid((w * smax_u).mean() - smax_a.mean())
-                l_np = l_con + l_kl
-            else:
-                l_np = zero
-            # eq. (11)-(12); l = SmoothL1 on the sigmoid score
-            score = torch.sigmoid(logit)
-            l_score = (w * F.smooth_l1_loss(score[:bu], torch.zeros_like(score[:bu]),
-                                            reduction="none")).mean() + F.smooth_l1_loss(
-                score[bu:], torch.ones_like(score[bu:]))
-            return torch.stack([l_recon, l_np, l_score])
+    def _stopping(self):
+        if self.recipe_["stopping"] == "authors":
+            return {"min_delta": 1e-4, "restore": "on_stop"}
+        return {}
 
-        def epoch(ep):
-            nonlocal lam
-            if len(prev) >= 2:  # Liu et al. (2019): w_k = K softmax(r_k / T), r_k = L_k(t-1)/L_k(t-2)
-                r = prev[-1] / prev[-2].clamp_min(1e-12)
-                lam = 3.0 * torch.softmax(r / T, 0)
-            iu = torch.as_tensor(rng.integers(0, n_u, size=(steps, bu)), device=Xu.device)
-            ia = torch.as_tensor(rng.integers(0, n_a, size=(steps, ba)), device=Xu.device)
-            total = torch.zeros(3, device=Xu.device)
-            for t in range(steps):
-                losses = step_losses(Xu[iu[t]], Xa[ia[t]])
-                loss = (lam * losses).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += losses.detach()
-            mean = total / steps
-            prev.append(mean)
-            rec = {f"loss_{n}": float(v) for n, v in zip(names, mean, strict=True)}
-            rec["loss_total"] = float((lam * mean).sum())
+    def _validation_score(self, X_val, y_val):
+        s = self._score(X_val)
+        if self.recipe_["stopping"] == "authors":  # their EarlyStopping on the sigmoid score
+            from ..metrics import aucpr_trapz, aucroc
+
+            p = torch.sigmoid(torch.as_tensor(s, dtype=torch.float32)).numpy()
+            return -((1.0 - aucpr_trapz(y_val, p)) + (1.0 - aucroc(y_val, p)))
+        from sklearn.metrics import average_precision_score
+
+        return float(average_precision_score(y_val, s))
+
+    def _epoch_start(self, epoch, data):
+        prev = data.setdefault("prev", [])  # per-epoch mean losses, for DWA
+        if "lam" not in data:
+            data["lam"] = torch.ones(3, device=data["Xu"].device)  # DWA weights (eq. 13)
+        if self.recipe_["dwa"] == "epoch" and len(prev) >= 2:
+            # Liu et al. (2019): w_k = K softmax(r_k / T), r_k = L_k(t-1) / L_k(t-2)
+            r = prev[-1] / prev[-2].clamp_min(1e-12)
+            data["lam"] = 3.0 * torch.softmax(r / float(self.dwa_temperature), 0)
+
+    def _batches(self, rng, data, epoch):
+        n_u, n_a = data["Xu"].shape[0], data["Xa"].shape[0]
+        steps, bu = int(self.steps_per_epoch), int(self.batch_size_unlabeled)
+        ba = int(self._param("batch_size_anomaly"))
+        if self.recipe_["unlabeled_draw"] == "without_replacement" and n_u >= bu:
+            iu = np.stack([rng.choice(n_u, bu, replace=False) for _ in range(steps)])
+        else:  # (fewer unlabeled rows than a batch: always with replacement)
+            iu = rng.integers(0, n_u, size=(steps, bu))
+        dev = data["Xu"].device
+        iu = torch.as_tensor(iu, device=dev)
+        ia = torch.as_tensor(rng.integers(0, n_a, size=(steps, ba)), device=dev)
+        return [(iu[t], ia[t]) for t in range(steps)]
+
+    def _batch_loss(self, batch, data):
+        iu, ia = batch
+        rec = self._losses(data["Xu"][iu], data["Xa"][ia])
+        losses = torch.stack([rec["loss_recon"], rec["loss_np"], rec["loss_score"]])
+        if self.recipe_["dwa"] == "step":
+            # MNPWAD.Loss_MNP: k_i = exp((L_i / previous epoch's mean L_i) / T) from the batch
+            # losses, weights k_i / sum k with gradient
+            prev = data["prev"][-1] if data["prev"] else torch.ones_like(losses)
+            kk = torch.exp((losses / prev) / float(self.dwa_temperature))
+            rec["loss"] = (kk / kk.sum() * losses).sum()
+        else:
+            rec["loss"] = (data["lam"] * losses).sum()
+        return rec
+
+    def _losses(self, xu, xa):
+        """L_recon, L_np and L_score (eq. 3-12) of one batch, as switched by the recipe."""
+        sw, net, bu = self.recipe_, self.net_, xu.shape[0]
+        logit, e, s, zn = net(torch.cat([xu, xa]))
+        su, sa = s[:bu], s[bu:]
+        smax_u, smax_a = su.max(1).values, sa.max(1).values
+        zero = torch.zeros((), device=xu.device)
+        # eq. (7): likelihood of an unlabeled row being normal
+        if not self.use_weights:
+            w = torch.ones_like(smax_u)
+        elif sw["weights"] == "rescaled":  # authors: batch mean 1, gradient flows
+            w = torch.sigmoid(float(self.beta) * smax_u)
+            w = w / w.sum() * w.shape[0]
+        else:  # a weight: no gradient
+            w = torch.sigmoid(float(self.beta) * smax_u).detach()
+        # eq. (3)-(5)
+        if self.use_recon_loss and self.use_decoder:
+            eu, ea = e[:bu], e[bu:]
+            l_u = (w * eu).mean()
+            l_recon = l_u + F.relu(float(self.margin) - (ea - l_u)).mean()
+        else:
+            l_recon = zero
+        # eq. (8)-(10)
+        if self.use_np_loss:
+            q = su / su.sum(1, keepdim=True)
+            p = q.pow(2) / q.sum(0)
+            p = p / p.sum(1, keepdim=True)  # DEC target distribution
+            if sw["kl"] == "mean":  # P a constant target, as in DEC (docs/mnp.md)
+                p = p.detach()
+            kl = p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())
+            # KL(P || Q): averaged over the batch, or summed (authors, gradient through P)
+            l_kl = kl.sum() if sw["kl"] == "sum" else kl.sum(1).mean()
+            l_con = -F.logsigmoid((w * smax_u).mean() - smax_a.mean())
+            l_np = l_con + l_kl
+        else:
+            l_np = zero
+        # eq. (11)-(12); l = SmoothL1 on the sigmoid score
+        score = torch.sigmoid(logit)
+        l_score = (w * F.smooth_l1_loss(score[:bu], torch.zeros_like(score[:bu]),
+                                        reduction="none")).mean() + F.smooth_l1_loss(
+            score[bu:], torch.ones_like(score[bu:]))
+        return {"loss_recon": l_recon, "loss_np": l_np, "loss_score": l_score}
+
+    def _epoch_end(self, sums, n_steps, data):
+        names = ("recon", "np", "score")
+        mean = torch.stack([sums[f"loss_{n}"] for n in names]) / n_steps
+        data["prev"].append(mean)
+        rec = {f"loss_{n}": float(v) for n, v in zip(names, mean, strict=True)}
+        if self.recipe_["dwa"] == "epoch":
+            lam = data["lam"]
+            rec["loss"] = float((lam * mean).sum())
             rec.update({f"dwa_{n}": float(v) for n, v in zip(names, lam, strict=True)})
-            return rec
-
-        val_fn = None
-        if validation_data is not None:
-            from sklearn.metrics import average_precision_score
-
-            Xv, yv = validation_data
-
-            def val_fn():
-                return average_precision_score(yv, self._score(Xv))
-
-        n_epochs = self.epochs
-        if n_epochs == "auto":
-            n_epochs = AUTO_EPOCHS_WITH_VALIDATION if val_fn else AUTO_EPOCHS_WITHOUT_VALIDATION
-        return self._run_epochs(int(n_epochs), epoch, val_fn=val_fn, patience=int(self.patience),
-                                desc="MNP")
+        return rec
 
     # ------------------------------------------------------------------ scoring
     def _inference(self):
-        """The padded inference function of the current network (built once, then cached)."""
+        """The padded inference copy of the network (:meth:`MNPNet.padded`); cached, and
+        rebuilt while training (validation scoring) since the weights then change."""
+        if self.net_.training:  # scoring the validation split during training
+            return self.net_.padded()
         cache = getattr(self, "_inference_cache", None)
-        if cache is None or cache[0] is not self.net_ or self.net_.training:
-            fn = _padded_inference(self.net_, self.n_features_in_)
-            self._inference_cache = cache = (self.net_, fn)
+        if cache is None or cache[0] is not self.net_:
+            self._inference_cache = cache = (self.net_, self.net_.padded())
         return cache[1]
 
     def _score(self, X):
-        # during training (validation scoring) the weights change: build a fresh copy
-        fn = (_padded_inference(self.net_, self.n_features_in_) if self.net_.training
-              else self._inference())
-        return self._batched(lambda t: fn(t)[0], X, aligned=False).astype(np.float64)
+        net = self._inference()
+        return self._batched(lambda t: net(t)[0], X, aligned=False).astype(np.float64)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_inference_cache", None)  # derived from net_, rebuilt on demand
+        return state
 
     def row_details(self, X):
         """Per-row outputs of one forward pass.
@@ -545,11 +674,8 @@ class MNP(TorchDetector):
 
     def _outputs(self, X):
         """(logit, recon error, similarities, normalised latent) for validated X, as numpy."""
-        import torch
-
         X = self._validated(X)
         k, H = self.n_prototypes_, self.arch_["latent"]
-
         infer = self._inference()
 
         def fn(t):
@@ -587,16 +713,14 @@ class MNP(TorchDetector):
         return self.similarity(X).argmax(1)
 
     def reconstruction_error(self, X, per_feature=False):
-        """Reconstruction error per row (mean SmoothL1), or per feature with ``per_feature``."""
-        from torch.nn import functional as F
-
+        """Reconstruction error per row (mean SmoothL1, as the scorer sees it), or per feature
+        with ``per_feature``."""
         X = self._validated(X)
         if per_feature:
             return self._batched(
                 lambda t: F.smooth_l1_loss(self.net_.decoder(self.net_.encoder(t)), t,
                                            reduction="none"), X)
-        return self._batched(lambda t: self.net_.recon_error(t, self.net_.encoder(t)), X,
-                             chunk=int(self.batch_size))
+        return self._outputs(X)[1]
 
     def explain(self, X, top_features=3, feature_names=None):
         """Per-row explanation as a DataFrame.

@@ -12,10 +12,12 @@ deterministic and a row's score does not depend on the rows scored with it.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import nn
 
 from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import as_index, keras_init, keras_rmsprop, run_steps, same_shape
+from ._weak import as_index, keras_init, keras_rmsprop, same_shape
 
 __all__ = ["PReNet"]
 
@@ -23,32 +25,26 @@ __all__ = ["PReNet"]
 TARGETS = (0.0, 4.0, 8.0)
 
 
-def _net_class():
-    import torch
-    from torch import nn
+class PairNet(nn.Module):
+    """f(x1, x2) = out(cat(enc(x1), enc(x2))) with a shared one-layer encoder."""
 
-    class PairNet(nn.Module):
-        """f(x1, x2) = out(cat(enc(x1), enc(x2))) with a shared one-layer encoder."""
+    def __init__(self, n_features, hidden):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU())
+        self.out = nn.Linear(2 * hidden, 1)
+        keras_init(self)
 
-        def __init__(self, n_features, hidden):
-            super().__init__()
-            self.enc = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU())
-            self.out = nn.Linear(2 * hidden, 1)
-            keras_init(self)
+    def forward(self, x1, x2):
+        return self.out(torch.cat([self.enc(x1), self.enc(x2)], -1))[..., 0]
 
-        def forward(self, x1, x2):
-            return self.out(torch.cat([self.enc(x1), self.enc(x2)], -1))[..., 0]
-
-        def score(self, x, ref_anom, ref_unl):
-            """Mean of f(x, a_i) and f(u_i, x) over the references, without a (B, E, d) copy."""
-            h, ha, hu = self.enc(x), self.enc(ref_anom), self.enc(ref_unl)
-            B, E, H = h.shape[0], ha.shape[0], h.shape[1]
-            hx = h[:, None, :].expand(B, E, H)
-            f_xa = self.out(torch.cat([hx, ha[None].expand(B, E, H)], -1))[..., 0]
-            f_ux = self.out(torch.cat([hu[None].expand(B, E, H), hx], -1))[..., 0]
-            return 0.5 * (f_xa.mean(1) + f_ux.mean(1))
-
-    return PairNet
+    def score(self, x, ref_anom, ref_unl):
+        """Mean of f(x, a_i) and f(u_i, x) over the references, without a (B, E, d) copy."""
+        h, ha, hu = self.enc(x), self.enc(ref_anom), self.enc(ref_unl)
+        B, E, H = h.shape[0], ha.shape[0], h.shape[1]
+        hx = h[:, None, :].expand(B, E, H)
+        f_xa = self.out(torch.cat([hx, ha[None].expand(B, E, H)], -1))[..., 0]
+        f_ux = self.out(torch.cat([hu[None].expand(B, E, H), hx], -1))[..., 0]
+        return 0.5 * (f_xa.mean(1) + f_ux.mean(1))
 
 
 class PReNet(TorchDetector):
@@ -112,9 +108,6 @@ class PReNet(TorchDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_network(self, n_features, hidden):
-        return _net_class()(n_features, hidden)
-
     def _pair_indices(self, rng, n_u, n_a, steps):
         """Per-epoch (first, second, target) index/target tensors of shape (steps, batch)."""
         bs = int(self.train_batch_size)
@@ -130,9 +123,16 @@ class PReNet(TorchDetector):
         target = np.repeat(np.asarray(TARGETS, np.float32), [n_uu, n_ua, n_aa])
         return first, second, target
 
-    def _fit(self, X, y, rng, validation_data):
-        import torch
+    def _architecture(self, X, y):
+        return {"n_features": int(X.shape[1]), "hidden": int(self.hidden)}
 
+    def _build_network(self, n_features, hidden):
+        return PairNet(n_features, hidden)
+
+    def _optimizer(self, params):
+        return keras_rmsprop(params, float(self.lr))
+
+    def _setup(self, X, y, rng, validation_data):
         check_params(self, pos_int=("hidden", "steps_per_epoch", "n_refs", "batch_size"),
                      nonneg_int=("epochs",), pos_num=("lr", "clip_norm"), nonneg_num=("l2",),
                      min_int={"train_batch_size": 4})
@@ -140,29 +140,25 @@ class PReNet(TorchDetector):
         n_u, n_a, E = Xu_np.shape[0], Xa_np.shape[0], int(self.n_refs)
         self.ref_anomalies_ = Xa_np[rng.integers(0, n_a, E)]
         self.ref_unlabeled_ = Xu_np[rng.choice(n_u, E, replace=n_u < E)]
-        self.arch_ = {"n_features": int(X.shape[1]), "hidden": int(self.hidden)}
-        net = self.net_ = self._build_network(**self.arch_).to(self._device())
-        Xs = self._tensor(np.concatenate([Xu_np, Xa_np]))
-        opt = keras_rmsprop(net.parameters(), float(self.lr))
-        steps, l2, w_enc = int(self.steps_per_epoch), float(self.l2), net.enc[0].weight
+        # one matrix [unlabeled; anomalies]: pair indices address both kinds
+        return {"Xs": self._tensor(np.concatenate([Xu_np, Xa_np])), "n_u": n_u, "n_a": n_a}
 
-        def epoch(_):
-            first, second, target = self._pair_indices(rng, n_u, n_a, steps)
-            first, second = as_index(first, second, device=Xs.device)
-            target = torch.as_tensor(target, device=Xs.device)
+    def _batches(self, rng, data, epoch):
+        import torch
 
-            def step(t):
-                pred = net(Xs[first[t]], Xs[second[t]])
-                same_shape(pred, target)
-                mae = (pred - target).abs().mean()
-                return {"loss": mae + l2 * w_enc.pow(2).sum(), "loss_mae": mae}
+        steps, dev = int(self.steps_per_epoch), data["Xs"].device
+        first, second, target = self._pair_indices(rng, data["n_u"], data["n_a"], steps)
+        first, second = as_index(first, second, device=dev)
+        target = torch.as_tensor(target, device=dev)
+        return [(first[t], second[t], target) for t in range(steps)]
 
-            return run_steps(opt, step, steps, clip_params=list(net.parameters()),
-                             max_norm=float(self.clip_norm))
-
-        net.train()
-        self.history_ = self._run_epochs(int(self.epochs), epoch, desc="PReNet")
-        net.eval()
+    def _batch_loss(self, batch, data):
+        first, second, target = batch
+        pred = self.net_(data["Xs"][first], data["Xs"][second])
+        same_shape(pred, target)
+        mae = (pred - target).abs().mean()
+        return {"loss": mae + float(self.l2) * self.net_.enc[0].weight.pow(2).sum(),
+                "loss_mae": mae}
 
     def _score(self, X):
         ra, ru = self._tensor(self.ref_anomalies_), self._tensor(self.ref_unlabeled_)

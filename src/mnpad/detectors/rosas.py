@@ -18,36 +18,29 @@ choice and deviation.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
 
 from .._validation import check_params
 from ..base import TorchDetector
-from ._weak import as_index, run_steps, same_shape, val_metric
+from ._weak import as_index, same_shape, val_metric
 
 __all__ = ["RoSAS"]
 
 
-def _net_class():
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
+class RoSASNet(nn.Module):
+    def __init__(self, n_features, hidden, emb, head):
+        super().__init__()
+        self.hidden = nn.Linear(n_features, hidden, bias=False)
+        self.emb = nn.Linear(hidden, emb, bias=False)
+        self.head = nn.Linear(emb, head, bias=False)
+        self.out = nn.Linear(head, 1)
 
-    class RoSASNet(nn.Module):
-        def __init__(self, n_features, hidden, emb, head):
-            super().__init__()
-            self.hidden = nn.Linear(n_features, hidden, bias=False)
-            self.emb = nn.Linear(hidden, emb, bias=False)
-            self.head = nn.Linear(emb, head, bias=False)
-            self.out = nn.Linear(head, 1)
-
-        def forward(self, x):
-            """(embedding, score logit); the score is tanh(logit)."""
-            e = self.emb(F.leaky_relu(self.hidden(x)))
-            return e, self.out(F.leaky_relu(self.head(e)))[:, 0]
-
-        def score(self, x):
-            return torch.tanh(self(x)[1])
-
-    return RoSASNet
+    def forward(self, x):
+        """(embedding, score logit); the score is tanh(logit)."""
+        e = self.emb(F.leaky_relu(self.hidden(x)))
+        return e, self.out(F.leaky_relu(self.head(e)))[:, 0]
 
 
 class RoSAS(TorchDetector):
@@ -115,8 +108,20 @@ class RoSAS(TorchDetector):
         self.random_state = random_state
         self.verbose = verbose
 
+    uses_validation = True
+
+    def _architecture(self, X, y):
+        check_params(self, pos_int=("emb_dim", "steps_per_epoch", "train_batch_size",
+                                    "batch_size"),
+                     nonneg_int=("epochs", "patience"),
+                     pos_num=("lr", "mixup_alpha", "temperature"),
+                     nonneg_num=("weight_decay", "margin", "l2_weight"))
+        D, emb = int(X.shape[1]), int(self.emb_dim)
+        return {"n_features": D, "hidden": max(D + (emb - D) // 2, 1), "emb": emb,
+                "head": max(emb // 2, 1)}
+
     def _build_network(self, n_features, hidden, emb, head):
-        return _net_class()(n_features, hidden, emb, head)
+        return RoSASNet(n_features, hidden, emb, head)
 
     def _triplet_indices(self, rng, n_u, n_a, steps):
         """(anchor, positive, negative) index arrays of one epoch, each (steps, batch)."""
@@ -128,76 +133,59 @@ class RoSAS(TorchDetector):
             anc, pos = rng.integers(0, n_u, (steps, bs)), rng.integers(0, n_u, (steps, bs))
         return anc, pos, rng.integers(0, n_a, (steps, bs))
 
-    def _fit(self, X, y, rng, validation_data):
-        import torch
-        from torch.nn import functional as F
+    def _setup(self, X, y, rng, validation_data):
+        data = super()._setup(X, y, rng, validation_data)
+        bs = int(self.train_batch_size)
+        data["target"] = torch.cat([-torch.ones(2 * bs), torch.ones(bs)]).to(self._device())
+        data["prev"] = {"loss_emb": 1.0, "loss_score": 1.0}  # the original starts from 1
+        data["triplet"] = torch.nn.TripletMarginLoss(margin=float(self.margin))
+        return data
 
-        check_params(self, pos_int=("emb_dim", "steps_per_epoch", "train_batch_size",
-                                    "batch_size"),
-                     nonneg_int=("epochs", "patience"),
-                     pos_num=("lr", "mixup_alpha", "temperature"),
-                     nonneg_num=("weight_decay", "margin", "l2_weight"))
-        D, emb = int(X.shape[1]), int(self.emb_dim)
-        self.arch_ = {"n_features": D, "hidden": max(D + (emb - D) // 2, 1), "emb": emb,
-                      "head": max(emb // 2, 1)}
-        net = self.net_ = self._build_network(**self.arch_).to(self._device())
-        Xu, Xa = self._tensor(X[y == 0]), self._tensor(X[y == 1])
-        opt = torch.optim.Adam(net.parameters(), lr=float(self.lr),
-                               weight_decay=float(self.weight_decay))
-        triplet = torch.nn.TripletMarginLoss(margin=float(self.margin))
-        steps, bs, T = int(self.steps_per_epoch), int(self.train_batch_size), float(self.temperature)
-        a, l2w = float(self.mixup_alpha), float(self.l2_weight)
-        target = torch.cat([-torch.ones(2 * bs), torch.ones(bs)]).to(Xu.device)
-        prev = {"loss_emb": 1.0, "loss_score": 1.0}  # the original starts from 1
+    def _batches(self, rng, data, epoch):
+        Xu, Xa, steps, bs = data["Xu"], data["Xa"], int(self.steps_per_epoch), int(
+            self.train_batch_size)
+        a = float(self.mixup_alpha)
+        anc, pos, neg = as_index(*self._triplet_indices(rng, Xu.shape[0], Xa.shape[0], steps),
+                                 device=Xu.device)
+        perm = rng.permuted(np.tile(np.arange(3 * bs), (steps, 1)), axis=1)
+        (perm,) = as_index(perm, device=Xu.device)
+        lam_all = torch.as_tensor(rng.beta(a, a, (steps, 3 * bs)), dtype=torch.float32,
+                                  device=Xu.device)
+        return [(anc[t], pos[t], neg[t], perm[t], lam_all[t]) for t in range(steps)]
 
-        def epoch(_):
-            anc, pos, neg = as_index(*self._triplet_indices(rng, Xu.shape[0], Xa.shape[0], steps),
-                                     device=Xu.device)
-            perm = rng.permuted(np.tile(np.arange(3 * bs), (steps, 1)), axis=1)
-            (perm,) = as_index(perm, device=Xu.device)
-            lam_all = torch.as_tensor(rng.beta(a, a, (steps, 3 * bs)), dtype=torch.float32,
-                                      device=Xu.device)
+    def _batch_loss(self, batch, data):
+        anc, pos, neg, j, lam = batch
+        net, bs, target, prev = self.net_, int(self.train_batch_size), data["target"], data["prev"]
+        x = torch.cat([data["Xu"][anc], data["Xu"][pos], data["Xa"][neg]])
+        e, logit = net(x)
+        s = torch.tanh(logit)
+        ea, ep, en = e[:bs], e[bs:2 * bs], e[2 * bs:]
+        l_emb = data["triplet"](ea, ep, en)
+        s_tilde = torch.tanh(net(lam[:, None] * x + (1 - lam[:, None]) * x[j])[1])
+        y_tilde = lam * target + (1 - lam) * target[j]
+        s_mix = lam * s + (1 - lam) * s[j]
+        same_shape(s_tilde, y_tilde, s_mix)
+        l_out = F.smooth_l1_loss(s_tilde, y_tilde)
+        l_con = F.smooth_l1_loss(s_tilde, s_mix)
+        l_score = l_out + l_con
+        # exp(r_k / T) / sum exp(r_j / T), as a softmax: same value, no overflow when a
+        # previous epoch's loss was ~0 (the original then produces inf / inf = NaN)
+        rates = torch.stack([l_emb / prev["loss_emb"], l_score / prev["loss_score"]])
+        k = torch.softmax(rates / float(self.temperature), 0)
+        loss = k[0] * l_emb + k[1] * l_score + float(self.l2_weight) * (ea + ep + en).norm()
+        return {"loss": loss, "loss_emb": l_emb, "loss_score": l_score,
+                "loss_out": l_out, "loss_consistency": l_con}
 
-            def step(t):
-                x = torch.cat([Xu[anc[t]], Xu[pos[t]], Xa[neg[t]]])
-                e, logit = net(x)
-                s = torch.tanh(logit)
-                ea, ep, en = e[:bs], e[bs:2 * bs], e[2 * bs:]
-                l_emb = triplet(ea, ep, en)
-                lam, j = lam_all[t], perm[t]
-                s_tilde = torch.tanh(net(lam[:, None] * x + (1 - lam[:, None]) * x[j])[1])
-                y_tilde = lam * target + (1 - lam) * target[j]
-                s_mix = lam * s + (1 - lam) * s[j]
-                same_shape(s_tilde, y_tilde, s_mix)
-                l_out = F.smooth_l1_loss(s_tilde, y_tilde)
-                l_con = F.smooth_l1_loss(s_tilde, s_mix)
-                l_score = l_out + l_con
-                # exp(r_k / T) / sum exp(r_j / T), as a softmax: same value, no overflow when a
-                # previous epoch's loss was ~0 (the original then produces inf / inf = NaN)
-                rates = torch.stack([l_emb / prev["loss_emb"], l_score / prev["loss_score"]])
-                k = torch.softmax(rates / T, 0)
-                loss = k[0] * l_emb + k[1] * l_score + l2w * (ea + ep + en).norm()
-                return {"loss": loss, "loss_emb": l_emb, "loss_score": l_score,
-                        "loss_out": l_out, "loss_consistency": l_con}
+    def _epoch_end(self, sums, n_steps, data):
+        prev = data["prev"]
+        for k in prev:  # the weights of the next epoch use this epoch's mean losses
+            mean = float(sums[k]) / n_steps
+            if mean > 0:
+                prev[k] = mean
+        return {}
 
-            rec = run_steps(opt, step, steps)
-            for k in prev:  # the weights of the next epoch use this epoch's mean losses
-                if rec[k] > 0:
-                    prev[k] = rec[k]
-            return rec
+    def _validation_score(self, X_val, y_val):
+        return val_metric(y_val, self._score(X_val))
 
-        val_fn = None
-        if validation_data is not None:
-            Xv, yv = validation_data
-
-            def val_fn():
-                return val_metric(yv, self._score(Xv))
-
-        net.train()
-        self.history_ = self._run_epochs(int(self.epochs), epoch, val_fn=val_fn,
-                                         patience=int(self.patience), desc="RoSAS")
-        net.eval()
-
-    def _score(self, X):
-        return self._batched(lambda t: self.net_(t)[1], X, chunk=int(self.batch_size)).astype(
-            np.float64)
+    def _score_batch(self, t):
+        return self.net_(t)[1]

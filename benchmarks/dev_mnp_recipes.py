@@ -1,0 +1,129 @@
+"""Development study: which MNP training recipe should be the default (issue 9).
+
+Runs on *development* splits only (split seeds 7 and 8 — never the benchmark's split seed
+2024) and appends one JSON line per (protocol, labeled ratio, dataset, split seed, candidate,
+model seed) to ``--out`` with the metrics on that development split's held-out rows, the k
+chosen, the epochs run, the best validation epoch and the validation curve. Finished runs are
+skipped, so an interrupted run resumes.
+
+Candidates (``MNP(recipe=...)``):
+
+* ``paper``          eq. 7-13 as written (mnpad's MNP before issue 9)
+* ``authors``        the authors' code's recipe
+* ``authors_plain``  the authors' recipe with mnpad's plain pretraining (the package of
+                     shared/studies/mnp-fidelity.md that gave 0.886 on the benchmark split)
+* ``authors_free``   ``authors_plain`` plus mnpad's prototype initialisation (KMeans on
+                     normalised codes of unlabeled rows): no step uses validation labels but
+                     early stopping
+
+    OMP_NUM_THREADS=1 python benchmarks/dev_mnp_recipes.py [--settings paper:0.01 weak:0.05]
+        [--datasets pendigits,gamma] [--candidates paper,authors] [--splits 7,8] [--seeds 0]
+    python benchmarks/dev_mnp_recipes.py --report     # tables of what is in --out so far
+"""
+
+import argparse
+import json
+import os
+import time
+
+from mnpad import MNP
+from mnpad.metrics import evaluate
+from mnpad.protocol import make_split
+
+CANDIDATES = {
+    "paper": "paper",
+    "authors": "authors",
+    "authors_plain": {"base": "authors", "pretraining": "plain"},
+    "authors_free": {"base": "authors", "pretraining": "plain", "prototypes": "normalised"},
+}
+
+
+def run_one(protocol, ratio, dataset, split_seed, cand, seed):
+    sp = make_split(dataset, protocol=protocol, labeled_ratio=ratio, split_seed=split_seed)
+    val = (sp.X_val, sp.y_val) if protocol == "paper" else None
+    t = time.perf_counter()
+    det = MNP(recipe=CANDIDATES[cand], random_state=seed).fit(sp.X_train, sp.y_train,
+                                                              validation_data=val)
+    fit_s = time.perf_counter() - t
+    m = evaluate(sp.y_test, det.decision_function(sp.X_test))
+    train = [h for h in det.history_ if h["phase"] == "train"]
+    curve = [round(h["val_score"], 4) for h in train if "val_score" in h]
+    best = (1 + max(range(len(curve)), key=curve.__getitem__)) if curve else None
+    return {"protocol": protocol, "ratio": ratio, "dataset": dataset, "split_seed": split_seed,
+            "candidate": cand, "seed": seed, "n_labeled": int(sp.y_train.sum()),
+            "validation": det.validation_, "k": det.n_prototypes_, "epochs": len(train),
+            "best_epoch": best, "fit_s": round(fit_s, 1), "val_curve": curve,
+            **{k: round(float(v), 4) for k, v in m.items()}}
+
+
+def report(path, out_md):
+    """Markdown tables: trapz AUC-PR per dataset and candidate (mean over the development
+    splits and seeds run so far), and the median best validation epoch per candidate."""
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_json(path, lines=True)
+    lines = ["# Development study of MNP's recipes (split seeds 7/8, never 2024)", "",
+             "`OMP_NUM_THREADS=1 python benchmarks/dev_mnp_recipes.py`; trapezoid AUC-PR on each "
+             "development split's held-out rows (n = runs per cell).", ""]
+    for (proto, ratio), g in df.groupby(["protocol", "ratio"]):
+        cands = [c for c in CANDIDATES if c in set(g["candidate"])]
+        lines += [f"## {proto} protocol, {ratio:.0%} labeled", "",
+                  "| dataset | " + " | ".join(cands) + " |",
+                  "|---|" + "---|" * len(cands)]
+        means = {c: [] for c in cands}
+        for ds, h in g.groupby("dataset"):
+            cells = []
+            for c in cands:
+                v = h[h["candidate"] == c]["aucpr_trapz"]
+                cells.append(f"{v.mean():.3f} (n={len(v)})" if len(v) else "—")
+            lines.append(f"| {ds} | " + " | ".join(cells) + " |")
+        complete = g.groupby("dataset")["candidate"].nunique() == len(cands)
+        full = g[g["dataset"].isin(complete[complete].index)]
+        for c in cands:
+            means[c] = full[full["candidate"] == c].groupby("dataset")["aucpr_trapz"].mean()
+        lines.append("| mean (datasets with every candidate) | " + " | ".join(
+            f"{means[c].mean():.3f}" if len(means[c]) else "—" for c in cands) + " |")
+        best = g.dropna(subset=["best_epoch"])
+        if len(best):
+            lines.append("| median best validation epoch | " + " | ".join(
+                f"{np.median(best[best['candidate'] == c]['best_epoch']):.0f}"
+                if (best["candidate"] == c).any() else "—" for c in cands) + " |")
+        lines.append("")
+    with open(out_md, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--settings", nargs="+", default=["paper:0.01", "weak:0.05", "weak:0.01"])
+    ap.add_argument("--datasets", default="pendigits,gamma,vi,bank,bac")
+    ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--splits", default="7,8")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--out", default="benchmarks/results/dev_mnp_recipes.jsonl")
+    ap.add_argument("--report", action="store_true")
+    a = ap.parse_args()
+    if a.report:
+        return report(a.out, a.out.replace(".jsonl", ".md"))
+    done = set()
+    if os.path.exists(a.out):
+        with open(a.out) as f:
+            done = {(r["protocol"], r["ratio"], r["dataset"], r["split_seed"], r["candidate"],
+                     r["seed"]) for r in map(json.loads, f)}
+    todo = [(p, float(r), d, int(s), c, int(m))
+            for p, r in (x.split(":") for x in a.settings)
+            for s in a.splits.split(",") for d in a.datasets.split(",")
+            for c in a.candidates.split(",") for m in a.seeds.split(",")]
+    for t in todo:
+        if t in done:
+            continue
+        rec = run_one(*t)
+        with open(a.out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(json.dumps({k: v for k, v in rec.items() if k != "val_curve"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
