@@ -257,7 +257,7 @@ def write_md(args, res, size):
         "`mnpad.distributed.score_files` (what `mnpad score MODEL DIR --out OUT "
         "[--scheduler local:W]` runs) in a fresh process; one output Parquet file per input. "
         "Rows/s = rows / (scoring time, cluster start-up excluded). Per-worker rows/s = rows a "
-        "worker scored / seconds it spent in its tasks. Peak RSS = `ru_maxrss` of each worker "
+        "worker scored / seconds it spent in its tasks. Peak RSS = `VmHWM` of each worker "
         "process (lifetime peak: Python, torch, pandas, pyarrow, the model, a 100,000-row chunk); "
         "for one process, of that process.",
         "",
