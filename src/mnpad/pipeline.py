@@ -63,6 +63,10 @@ class Pipeline(BaseEstimator):
         Training rows and labeled anomalies among them.
     fit_time_ : float
         Seconds spent in ``fit`` (preprocessing + detector).
+    training_sample_ : dict or None
+        Set by ``mnpad fit`` on several files (:func:`mnpad.distributed.sample_files`): rows
+        read, labeled anomalies, rows sampled, seed and ``max_rows``; saved in the model file.
+        None when ``fit`` got the whole table.
     """
 
     def __init__(self, detector="mnp", detector_params=None, id_column=None, drop=None,
@@ -133,6 +137,7 @@ class Pipeline(BaseEstimator):
         self.feature_columns_ = list(pre.columns_)
         self.n_rows_, self.n_labeled_ = int(len(X)), int(labels.sum())
         self.fit_time_ = time.perf_counter() - t0
+        self.training_sample_ = None
         return self
 
     def _make_detector(self):
@@ -316,6 +321,8 @@ class Pipeline(BaseEstimator):
                 "preprocessor": self.preprocessor_.to_json(),
                 "label_column": self.label_column_, "n_rows": self.n_rows_,
                 "n_labeled": self.n_labeled_, "fit_time": self.fit_time_}
+        if getattr(self, "training_sample_", None):
+            meta["training_sample"] = dict(self.training_sample_)
         save_detector(self.detector_, path, overwrite=overwrite,
                       extra_meta={"kind": "pipeline", "pipeline": meta})
         return path
@@ -344,6 +351,8 @@ class Pipeline(BaseEstimator):
             pipe.label_column_ = pm.get("label_column")
             pipe.n_rows_, pipe.n_labeled_ = int(pm["n_rows"]), int(pm["n_labeled"])
             pipe.fit_time_ = float(pm.get("fit_time", 0.0))
+            sample = pm.get("training_sample")
+            pipe.training_sample_ = dict(sample) if isinstance(sample, dict) else None
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path} is a corrupt mnpad model file (pipeline: {exc!r}).") from None
         except ValueError as exc:

@@ -24,7 +24,9 @@ def add_parser(sub):
                        description="Train preprocessing + detector on DATA and save one model "
                        "file. Label column: 1/true/yes = known anomaly; 0/false/no/blank = "
                        "unlabeled.")
-    p.add_argument("data", metavar="DATA", help="training table (.csv, .tsv, .parquet)")
+    p.add_argument("data", metavar="DATA", nargs="+",
+                   help="training table (.csv, .tsv, .parquet), or several: a folder, a quoted "
+                   "glob or a list of files (streamed once; see --max-rows)")
     p.add_argument("--label-column", required=True, metavar="COL",
                    help="column marking known anomalies: 1/true/yes = labeled anomaly; "
                         "0/false/no/blank = unlabeled (never a feature)")
@@ -38,14 +40,25 @@ def add_parser(sub):
                    help="most one-hot columns per text column (default: 100)")
     p.add_argument("--random-state", type=int, default=0, metavar="N",
                    help="seed (default: 0, so reruns give the same model)")
+    p.add_argument("--max-rows", type=int, default=None, metavar="N",
+                   help="train on every labeled anomaly + a uniform random sample of unlabeled "
+                   "rows, N rows in all, read in one streaming pass (default for several "
+                   "files: 1000000; a single file is read whole unless given)")
     p.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
     _quiet(p, "the training progress bar (epochs and losses)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("score", help="score every row of a file with a fitted model (streams)")
-    _model_data(p)
+    p.add_argument("model", metavar="MODEL", help="model file written by mnpad fit")
+    p.add_argument("data", metavar="DATA", nargs="+",
+                   help="table to score (.csv, .tsv, .parquet), or several: a folder, a quoted "
+                   "glob or a list of files (then --out is a folder)")
     p.add_argument("--out", required=True, metavar="SCORES",
-                   help="scores table to write (.csv, .tsv, .parquet or .pq)")
+                   help="scores table to write (.csv, .tsv, .parquet or .pq); a folder for "
+                   "several input files")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="score the files on Dask: a scheduler address or local[:N] (N worker "
+                   "processes on this machine); needs mnpad[dask]")
     _chunk_force(p)
     p.set_defaults(func=cmd_score)
 
@@ -116,6 +129,11 @@ def cmd_fit(args):
     from ..io import check_output, read_columns, read_table
     from ..pipeline import Pipeline
 
+    if _many(args) or args.max_rows is not None:
+        from .data_large import cmd_fit_sampled
+
+        return cmd_fit_sampled(args)
+    args.data = args.data[0]
     check_output(args.out, args.force)
     params = _parse_params(args.params)
     columns = read_columns(args.data)
@@ -187,6 +205,13 @@ def _parse_params(text):
     if not isinstance(params, dict):
         raise ValueError('--params must be a JSON object, e.g. \'{"epochs": 20}\'.')
     return params
+
+
+def _many(args):
+    """Several input files (folder, glob, list): handled by ``data_large``."""
+    from ..distributed import is_many
+
+    return is_many(args.data)
 
 
 # ---------------------------------------------------------------------- streaming helpers
@@ -268,6 +293,11 @@ def _with_row(frame, start, idc):
 
 # ---------------------------------------------------------------------- score
 def cmd_score(args):
+    if _many(args) or args.scheduler:
+        from .data_large import cmd_score_many
+
+        return cmd_score_many(args)
+    args.data = args.data[0]
     import numpy as np
     import pandas as pd
 
