@@ -157,9 +157,22 @@ def cmd_fit(args):
         pipe.detector_.set_params(verbose=False)
         pipe.detector_params = params
     pipe.save(args.out, overwrite=args.force)
+    pre = pipe.preprocessor_
+    lines = fit_summary(pipe, args, f"on {pipe.n_rows_} rows of {args.data}")
+    for c, n in pre.n_distinct_.items():
+        if n > args.max_categories:
+            lines.append(f"  note: column {c!r} has {n} distinct values; only the "
+                         f"{args.max_categories} most frequent are encoded (an identifier? "
+                         "use --drop)")
+    print("\n".join(lines))
+    return 0
+
+
+def fit_summary(pipe, args, what, extra=()):
+    """Lines of the fit summary shared by ``fit`` on one file and on many."""
     pre, det = pipe.preprocessor_, pipe.detector_
     lines = [
-        f"trained {type(det).__name__} on {pipe.n_rows_} rows of {args.data}",
+        f"trained {type(det).__name__} {what}", *extra,
         f"  columns used:       {len(pipe.feature_columns_)} ({len(pre.numeric_columns_)} "
         f"numeric, {len(pre.categorical_columns_)} categorical)",
         f"  features (encoded): {len(pre.feature_names_out_)}",
@@ -174,13 +187,7 @@ def cmd_fit(args):
               f"({int(det.labels_.sum())} training rows above it)",
               f"    set by:           {_threshold_how(det)}",
               f"  model written to    {args.out}"]
-    for c, n in pre.n_distinct_.items():
-        if n > args.max_categories:
-            lines.append(f"  note: column {c!r} has {n} distinct values; only the "
-                         f"{args.max_categories} most frequent are encoded (an identifier? "
-                         "use --drop)")
-    print("\n".join(lines))
-    return 0
+    return lines
 
 
 def _has_param(method, name):

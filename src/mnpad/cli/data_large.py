@@ -39,7 +39,7 @@ def cmd_fit_sampled(args):
     from ..distributed import DEFAULT_MAX_ROWS, sample_files
     from ..io import check_output
     from ..pipeline import Pipeline
-    from .data_cmds import _parse_params, _threshold_how
+    from .data_cmds import _parse_params, fit_summary
 
     check_output(args.out, args.force)
     params = _parse_params(args.params)
@@ -67,24 +67,11 @@ def cmd_fit_sampled(args):
     pipe.fit(sample, args.label_column)
     pipe.training_sample_ = seen
     pipe.save(args.out, overwrite=args.force)
-    pre, det = pipe.preprocessor_, pipe.detector_
-    lines = [
-        f"trained {type(det).__name__} on {pipe.n_rows_} rows sampled from {seen['rows_read']} "
-        f"rows of {seen['files']} file(s)",
-        f"  sample:             every labeled anomaly + uniform random sample of unlabeled "
-        f"rows (--max-rows {max_rows}, seed {seen['seed']})",
-        f"  columns used:       {len(pipe.feature_columns_)} ({len(pre.numeric_columns_)} "
-        f"numeric, {len(pre.categorical_columns_)} categorical)",
-        f"  features (encoded): {len(pre.feature_names_out_)}",
-        f"  labeled anomalies:  {pipe.n_labeled_} (column {args.label_column!r})",
-    ]
-    if pipe.is_mnp:
-        lines.append(f"  prototypes found:   {det.n_prototypes_}")
-    lines += [f"  training time:      {pipe.fit_time_:.1f} s",
-              f"  threshold:          {det.threshold_:.6g} "
-              f"({int(det.labels_.sum())} training rows above it)",
-              f"    set by:           {_threshold_how(det)}",
-              f"  model written to    {args.out}"]
+    lines = fit_summary(
+        pipe, args, f"on {pipe.n_rows_} rows sampled from {seen['rows_read']} rows of "
+        f"{seen['files']} file(s)",
+        [f"  sample:             every labeled anomaly + uniform random sample of unlabeled "
+         f"rows (--max-rows {max_rows}, seed {seen['seed']})"])
     if seen["labeled"] > max_rows:
         lines.append(f"  note: the {seen['labeled']} labeled anomalies alone exceed --max-rows; "
                      "all were kept and no unlabeled row was")
