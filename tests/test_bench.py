@@ -395,3 +395,20 @@ def test_smoke_on_real_dataset(tmp_path):
     # IForest reaches ~0.95 AUC-ROC on Pendigits in the paper; measured here (seed 42): 0.955
     assert rows[0]["aucroc"] > 0.8
     assert "| pendigits | Pendigits | exact |" in (out / "report.md").read_text()
+
+
+def test_partial_column_does_not_shrink_the_other_averages():
+    """A variant run on fewer datasets is averaged over its own rows (marked) and leaves the
+    complete rows — hence the other averages and p-values — of the full columns unchanged."""
+    import pandas as pd
+
+    from mnpad.bench.report import format_table
+
+    mean = pd.DataFrame({"mnp": [0.9, 0.8, 0.7, 0.6], "devnet": [0.5, 0.4, 0.3, 0.2],
+                         "mnp (recipe=authors)": [0.95, None, 0.75, None]},
+                        index=["a", "b", "c", "d"])
+    md, csv = format_table(mean, mean.fillna(0) * 0, ref="mnp")
+    avg = csv[csv["Dataset"].str.startswith("Average")].iloc[0]
+    assert avg["Dataset"] == "Average"  # all four rows are complete for the full columns
+    assert avg["mnp"] == "0.750" and avg["devnet"] == "0.350"
+    assert avg["mnp (recipe=authors)"] == "0.850 (2 rows)"

@@ -11,6 +11,7 @@ substitute) next to it.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -117,13 +118,26 @@ def format_table(mean, std, *, row_labels=None, status=None, ref=None, first="Da
         ]
         emit((row_labels or {}).get(idx, str(idx)),
              (status or {}).get(idx), means, cells)
-    complete = mean.dropna(how="any")
+    # rows complete for the columns with the most results; a column run on fewer rows (e.g. a
+    # variant run on the exact datasets only) is averaged and tested over its own rows, marked
+    counts = mean.notna().sum()
+    full = [c for c in cols if counts[c] == counts.max()] if len(cols) else []
+    complete = mean.dropna(how="any", subset=full)
     if average and len(mean) > 1:
         note = "" if len(complete) == len(mean) else f" ({len(complete)} complete rows)"
-        avg = [float(complete[c].mean()) if len(complete) else float("nan") for c in cols]
-        emit(f"Average{note}", "", avg, [_fmt(a) for a in avg])
+        avg, cells = [], []
+        for c in cols:
+            v = complete[c].dropna()
+            avg.append(float(v.mean()) if len(v) else float("nan"))
+            cells.append(_fmt(avg[-1]) + ("" if c in full or not len(v) else f" ({len(v)} rows)"))
+        emit(f"Average{note}", "", [a if c in full else float("nan") for a, c in
+                                    zip(avg, cols, strict=True)], cells)
     if pvalues and ref in cols and len(complete) >= 2:
-        ps = ["—" if c == ref else _pfmt(_wilcoxon(complete[ref], complete[c])) for c in cols]
+        def pair(c):
+            both = complete[[ref, c]].dropna()
+            return _pfmt(_wilcoxon(both[ref], both[c]))
+
+        ps = ["—" if c == ref else pair(c) for c in cols]
         lead = [f"p-value ({_name(ref)} > column)"] + ([""] if status is not None else [])
         md_rows.append(lead + ps)
         csv_rows.append(lead + ps)
@@ -139,7 +153,8 @@ def _pfmt(p):
 
 
 def _name(method):
-    return METHOD_NAMES.get(method, method)
+    base, sep, rest = str(method).partition(" ")
+    return METHOD_NAMES.get(base, base) + sep + rest
 
 
 def _str(v):
@@ -178,9 +193,18 @@ def _label_methods(g):
     parameter sets in the same experiment."""
     g = g.copy()
     n_params = g.groupby("method")["params"].nunique()
-    g["col"] = [
-        m if n_params[m] == 1 else f"{m}{p}" for m, p in zip(g["method"], g["params"], strict=True)
-    ]
+
+    def label(m, p):
+        if n_params[m] == 1 or p in (None, "", "{}"):
+            return m  # the method with its defaults keeps the plain name
+        try:
+            items = json.loads(p).items()
+        except (TypeError, ValueError):
+            return f"{m}{p}"
+        return m + " (" + ", ".join(
+            f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in items) + ")"
+
+    g["col"] = [label(m, p) for m, p in zip(g["method"], g["params"], strict=True)]
     return g
 
 
