@@ -62,7 +62,8 @@ def report(path, out_md):
     import numpy as np
     import pandas as pd
 
-    df = pd.read_json(path, lines=True)
+    key = ["protocol", "ratio", "dataset", "split_seed", "candidate", "seed"]
+    df = pd.read_json(path, lines=True).drop_duplicates(key)  # reruns are deterministic
     lines = ["# Development study of MNP's recipes (split seeds 7/8, never 2024)", "",
              "`OMP_NUM_THREADS=1 python benchmarks/dev_mnp_recipes.py`; trapezoid AUC-PR on each "
              "development split's held-out rows (n = runs per cell).", ""]
