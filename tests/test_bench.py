@@ -412,3 +412,8 @@ def test_partial_column_does_not_shrink_the_other_averages():
     assert avg["Dataset"] == "Average"  # all four rows are complete for the full columns
     assert avg["mnp"] == "0.750" and avg["devnet"] == "0.350"
     assert avg["mnp (recipe=authors)"] == "0.850 (2 rows)"
+    # a method (not a variant) missing a row still restricts the average to complete rows
+    mean.loc["d", "devnet"] = None
+    md, csv = format_table(mean, mean.fillna(0) * 0, ref="mnp")
+    avg = csv[csv["Dataset"].str.startswith("Average")].iloc[0]
+    assert avg["Dataset"] == "Average (3 complete rows)" and avg["mnp"] == "0.800"

@@ -118,10 +118,10 @@ def format_table(mean, std, *, row_labels=None, status=None, ref=None, first="Da
         ]
         emit((row_labels or {}).get(idx, str(idx)),
              (status or {}).get(idx), means, cells)
-    # rows complete for the columns with the most results; a column run on fewer rows (e.g. a
-    # variant run on the exact datasets only) is averaged and tested over its own rows, marked
-    counts = mean.notna().sum()
-    full = [c for c in cols if counts[c] == counts.max()] if len(cols) else []
+    # rows complete for every method; a parameter variant of a method (label "name (k=v)",
+    # e.g. run on the exact datasets only) does not shrink them: it is averaged and tested
+    # over its own rows among them, and marked
+    full = [c for c in cols if " (" not in str(c)] or cols
     complete = mean.dropna(how="any", subset=full)
     if average and len(mean) > 1:
         note = "" if len(complete) == len(mean) else f" ({len(complete)} complete rows)"
