@@ -238,7 +238,10 @@ def test_killed_client_leaves_no_partial_output_and_rerun_finishes(data, procs_c
         done = [n for n in sorted(data["ref"]) if n != "part-3.parquet"]
         assert_identical(out, data["ref"], done)  # complete files only: part-3 is not visible
         assert any(".part-3" in n for n in hidden(out))  # its partial data is a hidden temp
-        client.restart()  # kills the stuck worker (and the patch)
+        # kills the stuck worker (and the patch); on a loaded machine a new worker process
+        # (importing torch) can take longer than restart's default 120 s wait for all workers
+        client.restart(timeout=300, wait_for_workers=False)
+        client.wait_for_workers(1, timeout=300)
     rc, text, err = run("score", data["model"], data["flows"], "--out", out, "--scheduler",
                         procs_cluster.scheduler_address)
     assert rc == 0, err
