@@ -13,23 +13,11 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold, cross_validate
+from test_contract import FAST  # the contract suite's fast settings
 
 import mnpad
 from mnpad.base import TorchDetector
 from mnpad.detectors import detector_class, list_detectors
-
-FAST = {
-    "mnp": dict(epochs=2, pretrain_epochs=1, steps_per_epoch=3, n_prototypes=2),
-    "devnet": dict(epochs=2, steps_per_epoch=2),
-    "prenet": dict(epochs=2, steps_per_epoch=2, n_refs=4),
-    "feawad": dict(epochs=2, pretrain_epochs=1, steps_per_epoch=2),
-    "rosas": dict(epochs=2, steps_per_epoch=2),
-    "deepsad": dict(epochs=2, pretrain_epochs=1),
-    "deepsvdd": dict(epochs=2, pretrain_epochs=1),
-    "dif": dict(n_ensemble=2, n_estimators=3),
-    "iforest": dict(n_estimators=10),
-    "gbdt": dict(max_iter=5),
-}
 
 
 def _data(n=240, d=6):
