@@ -26,7 +26,7 @@ import json
 import os
 import time
 
-from mnpad import MNP
+from mnpad import MNP, get_detector
 from mnpad.metrics import evaluate
 from mnpad.protocol import make_split
 
@@ -35,6 +35,10 @@ CANDIDATES = {
     "authors": "authors",
     "authors_plain": {"base": "authors", "pretraining": "plain"},
     "authors_free": {"base": "authors", "pretraining": "plain", "prototypes": "normalised"},
+    "authors_m3": {"base": "authors", "members": 3},
+    "authors_m3_mean": {"base": "authors", "members": 3, "combine": "mean"},
+    "authors_plain_m3": {"base": "authors", "pretraining": "plain", "members": 3},
+    "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
 
 
@@ -42,16 +46,20 @@ def run_one(protocol, ratio, dataset, split_seed, cand, seed):
     sp = make_split(dataset, protocol=protocol, labeled_ratio=ratio, split_seed=split_seed)
     val = (sp.X_val, sp.y_val) if protocol == "paper" else None
     t = time.perf_counter()
-    det = MNP(recipe=CANDIDATES[cand], random_state=seed).fit(sp.X_train, sp.y_train,
-                                                              validation_data=val)
+    if CANDIDATES[cand] is None:
+        det = get_detector(cand, random_state=seed)
+    else:
+        det = MNP(recipe=CANDIDATES[cand], random_state=seed)
+    det.fit(sp.X_train, sp.y_train, validation_data=val)
     fit_s = time.perf_counter() - t
     m = evaluate(sp.y_test, det.decision_function(sp.X_test))
-    train = [h for h in det.history_ if h["phase"] == "train"]
+    train = [h for h in getattr(det, "history_", []) if h.get("phase") == "train"]
     curve = [round(h["val_score"], 4) for h in train if "val_score" in h]
     best = (1 + max(range(len(curve)), key=curve.__getitem__)) if curve else None
     return {"protocol": protocol, "ratio": ratio, "dataset": dataset, "split_seed": split_seed,
             "candidate": cand, "seed": seed, "n_labeled": int(sp.y_train.sum()),
-            "validation": det.validation_, "k": det.n_prototypes_, "epochs": len(train),
+            "validation": getattr(det, "validation_", None),
+            "k": getattr(det, "n_prototypes_", None), "epochs": len(train),
             "best_epoch": best, "fit_s": round(fit_s, 1), "val_curve": curve,
             **{k: round(float(v), 4) for k, v in m.items()}}
 

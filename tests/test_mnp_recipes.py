@@ -126,7 +126,8 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
-    "max_epochs", "fixed_epochs", "pretraining", "stopping")))  # those two: tests below
+    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "combine")))
+# pretraining and stopping: tests below; members and combine are not parts of the package
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
     """Flipping any one switch of the package changes the fit (a part that silently stops
     doing anything fails here)."""

@@ -461,8 +461,14 @@ class TorchDetector(BaseDetector):
         self.arch_ = self._architecture(X, y)
         self.net_ = self._build_network(**self.arch_).to(self._device())
         history = self._before_training(data, rng)
+        history += self._train(data, rng)
+        self.history_ = history
+        self.net_.eval()
+
+    def _train(self, data, rng):
+        """The end-to-end training phase of ``net_``; its history rows."""
         validation = data.get("validation") if self.uses_validation else None
-        history += self._run_phase(
+        return self._run_phase(
             "train", self._n_epochs(validation), self._optimizer(self.net_.parameters()),
             lambda epoch: self._batches(rng, data, epoch),
             lambda batch: self._batch_loss(batch, data),
@@ -471,8 +477,6 @@ class TorchDetector(BaseDetector):
             epoch_start=lambda epoch: self._epoch_start(epoch, data),
             epoch_end=lambda sums, n: self._epoch_end(sums, n, data),
             desc=type(self).__name__, **self._stopping())
-        self.history_ = history
-        self.net_.eval()
 
     def _setup(self, X, y, rng, validation_data):
         """Training data as device tensors: ``Xu`` (unlabeled), ``Xa`` (labeled anomalies),

@@ -10,6 +10,7 @@ clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -130,6 +131,8 @@ RECIPES = {
         "dwa": "epoch",                      # eq. 13: K softmax(r / T), once per epoch
         "unlabeled_draw": "with_replacement",
         "stopping": "ap",                    # validation AP, best epoch always restored
+        "members": 1,                        # end-to-end trainings after one pretraining
+        "combine": "soup",                   # members' weights averaged into one network
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
     "authors": {
@@ -144,13 +147,15 @@ RECIPES = {
         "dwa": "step",                       # per step, weights from batch losses, with gradient
         "unlabeled_draw": "without_replacement",
         "stopping": "authors",               # (1-AUC-PR)+(1-AUC-ROC), delta 1e-4, restore on stop
+        "members": 1,
+        "combine": "soup",
     },
 }
 _SWITCH_VALUES = {
     "pretraining": ("plain", "layerwise"), "prototypes": ("normalised", "raw"),
     "weights": ("detached", "rescaled"), "kl": ("mean", "sum"), "dwa": ("epoch", "step"),
     "unlabeled_draw": ("with_replacement", "without_replacement"),
-    "stopping": ("ap", "authors"),
+    "stopping": ("ap", "authors"), "combine": ("soup", "mean"),
 }
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
@@ -175,6 +180,8 @@ def resolve_recipe(recipe):
     for k, v in over.items():
         if k not in out:
             raise ValueError(f"unknown recipe switch {k!r}; switches: {', '.join(sorted(out))}.")
+        if k == "members" and not (isinstance(v, Integral) and v >= 1):
+            raise ValueError(f"recipe switch 'members' must be an integer >= 1; got {v!r}.")
         if k in _SWITCH_VALUES and v not in _SWITCH_VALUES[k]:
             raise ValueError(f"recipe switch {k!r} must be one of {_SWITCH_VALUES[k]}; got {v!r}.")
         out[k] = v
@@ -527,6 +534,34 @@ class MNP(TorchDetector):
         return best[0], best[1], {str(k): v for k, v in sil.items()}
 
     # ------------------------------------------------------------------ end-to-end training
+    def _train(self, data, rng):
+        """One end-to-end training, or ``members`` of them from the same pretrained network
+        and prototypes (each with its own batches), combined by averaging their weights
+        ('soup': one network) or their logits ('mean')."""
+        n = int(self.recipe_["members"])
+        self.members_ = None
+        if n == 1:
+            return super()._train(data, rng)
+        start = copy.deepcopy(self.net_.state_dict())
+        seeds = rng.integers(2**63 - 1, size=n)
+        states, history = [], []
+        for m, seed in enumerate(seeds):
+            self.net_.load_state_dict(start)
+            own = {k: v for k, v in data.items() if k not in ("prev", "lam")}
+            history += [{**h, "member": m}
+                        for h in super()._train(own, np.random.default_rng(int(seed)))]
+            states.append(copy.deepcopy(self.net_.state_dict()))
+        if self.recipe_["combine"] == "soup":
+            self.net_.load_state_dict({k: torch.stack([st[k] for st in states]).mean(0)
+                                       for k in start})
+        else:
+            self.members_ = []
+            for st in states:
+                net = self._build_network(**self.arch_).to(self._device())
+                net.load_state_dict(st)
+                self.members_.append(net.eval())
+        return history
+
     def _optimizer(self, params):
         return torch.optim.Adam(params, lr=self._param("lr"), weight_decay=self.weight_decay)
 
@@ -653,6 +688,10 @@ class MNP(TorchDetector):
         return cache[1]
 
     def _score(self, X):
+        if getattr(self, "members_", None) and not self.net_.training:
+            nets = [m.padded() for m in self.members_]
+            return self._batched(lambda t: torch.stack([m(t)[0] for m in nets]).mean(0), X,
+                                 aligned=False).astype(np.float64)
         net = self._inference()
         return self._batched(lambda t: net(t)[0], X, aligned=False).astype(np.float64)
 
