@@ -10,8 +10,13 @@ from sklearn.ensemble import IsolationForest
 from mnpad import MNP
 from mnpad.metrics import evaluate
 
-# short, fast schedule (lr 5e-3 converges in few steps on this easy task; defaults: docs/mnp.md)
-FAST = dict(epochs=10, pretrain_epochs=5, steps_per_epoch=32, lr=5e-3, early_stopping=False)
+# short, fast schedule (lr 5e-3 converges in few steps on this easy task; defaults: docs/mnp.md).
+# These tests check eq. 7-13 as written, i.e. recipe='paper'; the default recipe 'authors' is
+# tested as a package in test_mnp_recipes.py. (On this task the 'authors' package needs more
+# than this schedule: with 10 epochs of 32 steps its scorer is still on the sigmoid-0.5
+# plateau, AP 0.08 for seeds 0-2; with 20 epochs 0.41/0.75/0.85.)
+FAST = dict(recipe="paper", epochs=10, pretrain_epochs=5, steps_per_epoch=32, lr=5e-3,
+            early_stopping=False)
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +108,8 @@ def test_weights_scale_the_unlabeled_terms(task):
     reconstruction loss (eq. 4 increases with the weighted unlabeled term), a smaller score loss
     (eq. 12) and a larger contrastive loss (eq. 9); an ignored switch gives equal losses."""
     Xtr, y, *_ = task
-    kw = dict(random_state=0, epochs=1, pretrain_epochs=1, steps_per_epoch=1, n_prototypes=3,
-              early_stopping=False)
+    kw = dict(recipe="paper", random_state=0, epochs=1, pretrain_epochs=1, steps_per_epoch=1,
+              n_prototypes=3, early_stopping=False)
     a = [h for h in MNP(**kw).fit(Xtr, y).history_ if h["phase"] == "train"][0]
     b = [h for h in MNP(use_weights=False, **kw).fit(Xtr, y).history_
          if h["phase"] == "train"][0]
@@ -115,8 +120,8 @@ def test_weights_scale_the_unlabeled_terms(task):
 
 def test_early_stopping_restores_best(task):
     Xtr, y, ytrue, Xte, yte = task
-    m = MNP(random_state=0, epochs=12, patience=2, pretrain_epochs=1, steps_per_epoch=8,
-            n_prototypes=3).fit(Xtr, y, validation_data=(Xte[::2], yte[::2]))
+    m = MNP(recipe="paper", random_state=0, epochs=12, patience=2, pretrain_epochs=1,
+            steps_per_epoch=8, n_prototypes=3).fit(Xtr, y, validation_data=(Xte[::2], yte[::2]))
     hist = [h for h in m.history_ if h["phase"] == "train"]
     best = max(h["val_score"] for h in hist)
     from sklearn.metrics import average_precision_score
@@ -144,7 +149,9 @@ def test_pendigits_paper_protocol_floor():
     for seed in PAPER_SEEDS[:3]:
         m = MNP(random_state=seed).fit(s.X_train, s.y_train, validation_data=(s.X_val, s.y_val))
         aps.append(evaluate(s.y_test, m.decision_function(s.X_test))["aucpr_trapz"])
-    assert np.median(aps) >= 0.70, aps  # measured: 0.738 (seeds 42-44: 0.738, 0.914, 0.713)
+    # measured, default recipe 'mnpad' (the benchmark store's compare cells, one thread):
+    # median 0.778 (seeds 42-44: 0.853, 0.762, 0.778); recipe 'paper' gave 0.738
+    assert np.median(aps) >= 0.70, aps
 
 
 def test_internal_validation_without_validation_data(task):

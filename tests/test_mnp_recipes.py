@@ -126,8 +126,9 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
-    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "combine")))
-# pretraining and stopping: tests below; members and combine are not parts of the package
+    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "refit", "swa_epochs")))
+# pretraining and stopping: tests below; members, refit and swa_epochs are not parts of the
+# package (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
     """Flipping any one switch of the package changes the fit (a part that silently stops
     doing anything fails here)."""
@@ -158,7 +159,7 @@ def test_layerwise_pretraining_and_the_authors_stopping_rule(task):
 
 def test_recipes_are_deterministic_and_persist(task, tmp_path):
     Xtr, y, _, Xte, _ = task
-    for recipe in ("paper", PACKAGE):
+    for recipe in ("paper", PACKAGE, {**PACKAGE, "swa_epochs": 2, "members": 2}):
         a = MNP(recipe=recipe, random_state=4, **TINY).fit(Xtr, y)
         b = MNP(recipe=recipe, random_state=4, **TINY).fit(Xtr, y)
         np.testing.assert_array_equal(a.decision_function(Xte), b.decision_function(Xte))
@@ -167,3 +168,45 @@ def test_recipes_are_deterministic_and_persist(task, tmp_path):
         back = mnpad.load(path)
         assert back.recipe == recipe and back.recipe_ == a.recipe_
         np.testing.assert_array_equal(back.decision_function(Xte), a.decision_function(Xte))
+
+
+def _states(m):
+    return {k: v.clone() for k, v in m.net_.state_dict().items()}
+
+
+def test_swa_averages_the_last_epochs_on_the_fixed_schedule(task):
+    """swa_epochs=k: the final weights are the mean of the weights at the ends of the last k
+    epochs. A run stopped after epoch j is exactly the longer run at the end of epoch j (same
+    draws), so the average can be rebuilt from plain fits of 2 and 3 epochs."""
+    Xtr, y, _, Xte, _ = task
+    kw = {**TINY, "epochs": 3}
+    ends = [_states(MNP(recipe=PACKAGE, random_state=2, **{**kw, "epochs": e}).fit(Xtr, y))
+            for e in (2, 3)]
+    swa = MNP(recipe={**PACKAGE, "swa_epochs": 2}, random_state=2, **kw).fit(Xtr, y)
+    for k, v in _states(swa).items():
+        torch.testing.assert_close(v, (ends[0][k] + ends[1][k]) / 2, msg=k)
+    assert not torch.equal(_states(swa)["scorer.0.weight"], ends[1]["scorer.0.weight"])
+    # with a validation split the stopping rule picks the epoch: no averaging
+    val = (Xte, task[4])
+    a = MNP(recipe={**PACKAGE, "swa_epochs": 2}, random_state=2, **kw).fit(
+        Xtr, y, validation_data=val)
+    b = MNP(recipe=PACKAGE, random_state=2, **kw).fit(Xtr, y, validation_data=val)
+    np.testing.assert_array_equal(a.decision_function(Xte), b.decision_function(Xte))
+
+
+def test_members_are_averaged_into_one_network(task):
+    Xtr, y, _, Xte, _ = task
+    one = MNP(recipe=PACKAGE, random_state=3, **TINY).fit(Xtr, y)
+    soup = MNP(recipe={**PACKAGE, "members": 3}, random_state=3, **TINY).fit(Xtr, y)
+    members = sorted({h["member"] for h in soup.history_ if h["phase"] == "train"})
+    assert members == [0, 1, 2]
+    assert soup.net_.scorer[0].weight.shape == one.net_.scorer[0].weight.shape
+    assert not np.array_equal(soup.decision_function(Xte), one.decision_function(Xte))
+
+
+def test_default_recipe_is_mnpad():
+    assert MNP().recipe == "mnpad"
+    assert resolve_recipe("mnpad") == {**resolve_recipe("authors"), "swa_epochs": 5,
+                                       "base": "mnpad"}
+    with pytest.raises(ValueError, match="swa_epochs"):
+        resolve_recipe({"base": "mnpad", "swa_epochs": -1})
