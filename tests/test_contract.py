@@ -346,7 +346,7 @@ def test_parameter_messages():
         mnpad.get_detector("devnet", lr=-1).fit(X, Y)
     with pytest.raises(ValueError, match=r"^lr must be 'auto' or a number > 0; got 0"):
         mnpad.get_detector("mnp", lr=0).fit(X, Y)
-    with pytest.raises(ValueError, match=r"^recipe must be 'authors' or 'paper' or a dict"):
+    with pytest.raises(ValueError, match=r"^recipe must be 'authors' or 'mnpad' or 'paper' or a dict"):
         mnpad.get_detector("mnp", recipe="nope").fit(X, Y)
     with pytest.raises(ValueError, match="unknown recipe switch 'nope'"):  # before any training
         mnpad.get_detector("mnp", recipe={"nope": 1}).fit(np.zeros((0, D)), Y)

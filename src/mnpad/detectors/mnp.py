@@ -185,12 +185,13 @@ _LAYERWISE = {"noise": 0.05, "lr": 5e-3, "weight_decay": 5e-4, "batch": 8,
 
 
 def resolve_recipe(recipe):
-    """The switch settings of ``recipe`` (a name, or a dict ``{'base': name, switch: value}``)."""
+    """The switch settings of ``recipe`` (a name, or a dict ``{'base': name, switch: value}``;
+    without ``'base'`` the default recipe 'mnpad')."""
     if isinstance(recipe, str):
         base, over = recipe, {}
     elif isinstance(recipe, dict):
         over = dict(recipe)
-        base = over.pop("base", "paper")
+        base = over.pop("base", "mnpad")  # the default recipe
     else:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)} or a dict; got {recipe!r}.")
     if base not in RECIPES:
