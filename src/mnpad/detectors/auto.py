@@ -160,7 +160,7 @@ class Auto(BaseDetector):
         valid = set(cls._get_param_names())
         p = dict(params)
         if "device" in valid and "device" not in p:
-            p["device"] = self.device
+            p["device"] = self.device_
         if "random_state" in valid:
             p["random_state"] = int(seed)
         return cls(**p)
@@ -171,6 +171,9 @@ class Auto(BaseDetector):
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, X, y, rng, validation_data):
+        from ..base import resolve_device
+
+        self.device_ = resolve_device(self.device)
         specs = self._specs()
         base = int(rng.integers(2**31 - 1))
         n_lab = int(y.sum())
@@ -290,7 +293,10 @@ class Auto(BaseDetector):
     def _set_fitted_state(self, state, arrays, blobs):
         from . import detector_class
 
+        from ..base import resolve_device
+
         super()._set_fitted_state(state, arrays, blobs)
+        self.device_ = resolve_device(self.device)
         self.members_ = []
         for i, spec in enumerate(state["members"]):
             try:

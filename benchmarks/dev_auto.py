@@ -1,0 +1,189 @@
+"""Development study of ``Auto`` (``method='auto'``): select or combine, and its fallback.
+
+Runs on *development* splits only (``--split-seeds``, default 7; never the benchmark's split
+seed 2024), weak protocol, at the given labeled ratios. For each (dataset, ratio, split seed,
+model seed) it
+
+1. fits every default candidate of Auto on the whole training split (its test AP: the
+   per-dataset oracle and the single detectors; its fit time: the cost of each candidate);
+2. runs Auto's internal evaluation (the same functions Auto uses, ``mnpad.detectors.
+   _auto_select``) on the training split only, *without* halving, so every candidate has a
+   held-out AP on every split; halving is then replayed from those numbers (it keeps the same
+   candidates Auto's halving would keep: the members' seeds do not depend on who survived);
+3. computes the test AP of each way of using the internal scores: ``select`` (best mean held-out
+   AP, with and without halving), ``rank2``/``rank3``/``rank_all`` (rank average, against each
+   member's training scores, of the 2 / 3 / all best).
+
+One JSON line per run is appended to ``--out``; finished runs are skipped (resumable).
+``--summary`` prints the Markdown tables of docs/auto.md from that file.
+
+    OMP_NUM_THREADS=1 python benchmarks/dev_auto.py --datasets pendigits gamma --ratios 0.05 0.01
+    python benchmarks/dev_auto.py --summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+OUT = "benchmarks/results/dev_auto.jsonl"
+DATASETS = ("pendigits", "gamma", "vi", "bank", "bac", "ana", "rec", "dos")
+
+
+def _ap(y, s):
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, s))
+
+
+def replay_halving(ap, names, min_keep=2):
+    """Survivors' ranking under successive halving, from complete per-split APs."""
+    alive = list(range(len(names)))
+    n_splits = len(ap[names[0]])
+    dropped = {}
+    for r in range(n_splits - 1):
+        if len(alive) <= min_keep:
+            break
+        order = sorted(alive, key=lambda i: (-np.mean(ap[names[i]][:r + 1]), i))
+        keep = max(min_keep, math.ceil(len(alive) / 2))
+        for i in order[keep:]:
+            dropped[i] = r
+        alive = sorted(order[:keep])
+    surv = sorted(alive, key=lambda i: (-np.mean(ap[names[i]]), i))
+    rest = sorted(dropped, key=lambda i: (-dropped[i], -np.mean(ap[names[i]][:dropped[i] + 1]),
+                                          i))
+    return [names[i] for i in surv + rest]
+
+
+def run_one(dataset, ratio, split_seed, seed):
+    from mnpad.detectors import _auto_select as sel
+    from mnpad.detectors.auto import DEFAULT_CANDIDATES, Auto
+    from mnpad.protocol import make_split
+
+    sp = make_split(dataset, protocol="weak", labeled_ratio=ratio, split_seed=split_seed)
+    X, y = sp.X_train, sp.y_train
+    names = list(DEFAULT_CANDIDATES)
+    auto = Auto(random_state=seed)
+    rec = {"dataset": dataset, "ratio": ratio, "split_seed": split_seed, "seed": seed,
+           "n_labeled": int(y.sum()), "n_train": int(len(y)), "candidates": names}
+    test, train, fit_time = {}, {}, {}
+    for i, n in enumerate(names):
+        t0 = time.perf_counter()
+        det = auto._make(n, {}, sel.member_seed(seed, i, -1)).fit(X, y)
+        fit_time[n] = time.perf_counter() - t0
+        train[n], test[n] = det.decision_scores_, det.decision_function(sp.X_test)
+    rec["test_ap"] = {n: _ap(sp.y_test, test[n]) for n in names}
+    rec["fit_time"] = fit_time
+    if int(y.sum()) >= sel.MIN_LABELED_EVAL:
+        rng = np.random.default_rng(seed)
+        splits = sel.folds(y, min(3, int(y.sum())), rng)
+        t0 = time.perf_counter()
+        res = sel.evaluate(X, y, [(n, {}) for n in names], auto._make, splits, halving=False,
+                           base_seed=seed)
+        rec["eval_time_no_halving"] = time.perf_counter() - t0
+        rec["internal_ap"] = res["ap"]
+        rec["errors"] = res["errors"]
+        ok = [n for n in names if n not in res["errors"]]
+        ap = {n: res["ap"][n] for n in ok}
+        full = sorted(ok, key=lambda n: (-np.mean(ap[n]), ok.index(n)))
+        halved = replay_halving(ap, ok)
+        rec["ranking"], rec["ranking_halving"] = full, halved
+
+        def rank_mean(members):
+            tot = np.zeros(len(sp.y_test))
+            for m in members:
+                tot += sel.TrainRank(train[m])(test[m])
+            return _ap(sp.y_test, tot / len(members))
+
+        rec["variants"] = {
+            "select": rec["test_ap"][full[0]],
+            "select_halving": rec["test_ap"][halved[0]],
+            "rank2": rank_mean(halved[:2]), "rank3": rank_mean(full[:3]),
+            "rank_all": rank_mean(ok),
+        }
+    return rec
+
+
+def _key(r):
+    return (r["dataset"], float(r["ratio"]), int(r["split_seed"]), int(r["seed"]))
+
+
+def summary(path):
+    rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    out = []
+    for ratio in sorted({float(r["ratio"]) for r in rows}, reverse=True):
+        rs = [r for r in rows if float(r["ratio"]) == ratio]
+        names = rs[0]["candidates"]
+        variants = ["select", "select_halving", "rank2", "rank3", "rank_all"]
+        out.append(f"\n#### Labeled ratio {ratio:g} (test AP on development split(s) "
+                   f"{sorted({r['split_seed'] for r in rs})}, model seeds "
+                   f"{sorted({r['seed'] for r in rs})})\n")
+        out.append("| dataset | labeled | " + " | ".join(names) + " | oracle | "
+                   + " | ".join(variants) + " |")
+        out.append("|" + "---|" * (3 + len(names) + len(variants)))
+        by_ds = {}
+        for r in rs:
+            by_ds.setdefault(r["dataset"], []).append(r)
+        cols = {c: [] for c in names + ["oracle"] + variants}
+        for ds, group in by_ds.items():
+            vals = {n: np.mean([g["test_ap"][n] for g in group]) for n in names}
+            vals["oracle"] = np.mean([max(g["test_ap"].values()) for g in group])
+            for v in variants:
+                got = [g["variants"][v] if "variants" in g else None for g in group]
+                vals[v] = None if None in got else np.mean(got)
+            for c in cols:
+                cols[c].append(vals[c])
+            cells = [("—" if vals[c] is None else f"{vals[c]:.3f}") for c in cols]
+            out.append(f"| {ds} | {group[0]['n_labeled']} | " + " | ".join(cells) + " |")
+        means = []
+        for c in cols:
+            v = cols[c]
+            means.append("—" if any(x is None for x in v) else f"**{np.mean(v):.3f}**")
+        out.append("| mean | | " + " | ".join(means) + " |")
+        ft = {n: np.mean([g["fit_time"][n] for g in rs]) for n in names}
+        out.append("\nMean full-data fit time (s): "
+                   + ", ".join(f"{n} {t:.1f}" for n, t in ft.items()))
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--ratios", nargs="+", type=float, default=[0.05, 0.01])
+    ap.add_argument("--split-seeds", nargs="+", type=int, default=[7])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--out", default=OUT)
+    ap.add_argument("--summary", action="store_true")
+    args = ap.parse_args()
+    if args.summary:
+        print(summary(args.out))
+        return
+    if 2024 in args.split_seeds:
+        raise SystemExit("split seed 2024 is the benchmark split; use development seeds (7, 8).")
+    done = set()
+    if os.path.exists(args.out):
+        done = {_key(json.loads(line)) for line in open(args.out, encoding="utf-8")
+                if line.strip()}
+    for ratio in args.ratios:
+        for ds in args.datasets:
+            for ss in args.split_seeds:
+                for seed in args.seeds:
+                    if (ds, float(ratio), ss, seed) in done:
+                        continue
+                    t0 = time.perf_counter()
+                    rec = run_one(ds, ratio, ss, seed)
+                    rec["wall"] = time.perf_counter() - t0
+                    with open(args.out, "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(rec) + "\n")
+                    print(json.dumps({k: rec.get(k) for k in ("dataset", "ratio", "n_labeled",
+                                                              "test_ap", "variants", "wall")}),
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()
