@@ -69,6 +69,7 @@ def run_one(dataset, ratio, split_seed, seed):
     X, y = sp.X_train, sp.y_train
     names = list(DEFAULT_CANDIDATES)
     auto = Auto(random_state=seed)
+    auto.device_ = "cpu"
     rec = {"dataset": dataset, "ratio": ratio, "split_seed": split_seed, "seed": seed,
            "n_labeled": int(y.sum()), "n_train": int(len(y)), "candidates": names}
     test, train, fit_time = {}, {}, {}
@@ -86,13 +87,9 @@ def run_one(dataset, ratio, split_seed, seed):
         res = sel.evaluate(X, y, [(n, {}) for n in names], auto._make, splits, halving=False,
                            base_seed=seed)
         rec["eval_time_no_halving"] = time.perf_counter() - t0
-        rec["internal_ap"] = res["ap"]
+        rec["internal"] = {m: res[m] for m in sel.METRICS}
         rec["errors"] = res["errors"]
         ok = [n for n in names if n not in res["errors"]]
-        ap = {n: res["ap"][n] for n in ok}
-        full = sorted(ok, key=lambda n: (-np.mean(ap[n]), ok.index(n)))
-        halved = replay_halving(ap, ok)
-        rec["ranking"], rec["ranking_halving"] = full, halved
 
         def rank_mean(members):
             tot = np.zeros(len(sp.y_test))
@@ -100,12 +97,18 @@ def run_one(dataset, ratio, split_seed, seed):
                 tot += sel.TrainRank(train[m])(test[m])
             return _ap(sp.y_test, tot / len(members))
 
-        rec["variants"] = {
-            "select": rec["test_ap"][full[0]],
-            "select_halving": rec["test_ap"][halved[0]],
-            "rank2": rank_mean(halved[:2]), "rank3": rank_mean(full[:3]),
-            "rank_all": rank_mean(ok),
-        }
+        rec["variants"] = {}
+        for metric in sel.METRICS:
+            sc = {n: res[metric][n] for n in ok}
+            full = sorted(ok, key=lambda n: (-np.mean(sc[n]), ok.index(n)))
+            halved = replay_halving(sc, ok)
+            rec[f"ranking_{metric}"], rec[f"ranking_halving_{metric}"] = full, halved
+            rec["variants"].update({
+                f"select_{metric}": rec["test_ap"][full[0]],
+                f"select_halving_{metric}": rec["test_ap"][halved[0]],
+                f"rank2_{metric}": rank_mean(halved[:2]), f"rank3_{metric}": rank_mean(full[:3]),
+            })
+        rec["variants"]["rank_all"] = rank_mean(ok)
     return rec
 
 
@@ -119,7 +122,8 @@ def summary(path):
     for ratio in sorted({float(r["ratio"]) for r in rows}, reverse=True):
         rs = [r for r in rows if float(r["ratio"]) == ratio]
         names = rs[0]["candidates"]
-        variants = ["select", "select_halving", "rank2", "rank3", "rank_all"]
+        variants = [f"{v}_{m}" for m in ("auc", "ap")
+                    for v in ("select", "select_halving", "rank2", "rank3")] + ["rank_all"]
         out.append(f"\n#### Labeled ratio {ratio:g} (test AP on development split(s) "
                    f"{sorted({r['split_seed'] for r in rs})}, model seeds "
                    f"{sorted({r['seed'] for r in rs})})\n")

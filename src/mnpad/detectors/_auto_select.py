@@ -6,8 +6,9 @@ or validation split.
 
 - :func:`folds` — repeated stratified splits: the labeled anomalies and the unlabeled rows are
   each shuffled and dealt into ``n_splits`` folds; fold r is held out in split r.
-- :func:`evaluate` — fits each candidate on the fit part of a split and scores it by the average
-  precision of the held-out labeled anomalies among the held-out unlabeled rows; with
+- :func:`evaluate` — fits each candidate on the fit part of a split and measures how highly it
+  ranks the held-out labeled anomalies among the held-out unlabeled rows (AUC, i.e. their mean
+  rank, or average precision); with
   ``halving`` only the better half of the candidates (at least ``min_keep``) goes on to the next
   split (successive halving).
 - :class:`TrainRank` — maps a member's scores to their rank among that member's *training*
@@ -46,13 +47,19 @@ def folds(y, n_splits, rng):
             for r in range(n_splits)]
 
 
-def _average_precision(y, s):
-    from sklearn.metrics import average_precision_score
+#: held-out measures: AUC (mean rank of the held-out labeled anomalies among the held-out
+#: unlabeled rows) and average precision
+METRICS = ("auc", "ap")
 
-    return float(average_precision_score(y, s))
+
+def _measure(y, s):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    return {"auc": float(roc_auc_score(y, s)), "ap": float(average_precision_score(y, s))}
 
 
-def evaluate(X, y, specs, make, splits, *, halving=True, min_keep=2, base_seed=0, log=None):
+def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=2, base_seed=0,
+             log=None):
     """Internal evaluation of the candidates.
 
     Parameters
@@ -61,9 +68,12 @@ def evaluate(X, y, specs, make, splits, *, halving=True, min_keep=2, base_seed=0
     specs : list of (name, params)
     make : callable ``make(name, params, seed) -> unfitted detector``
     splits : list of (fit_idx, holdout_idx)
+    metric : {'auc', 'ap'}
+        Held-out measure that ranks the candidates (both are recorded).
     halving : bool
         Successive halving: after each split but the last, keep the better
-        ``max(min_keep, ceil(n / 2))`` candidates (by mean AP so far; ties: the earlier one).
+        ``max(min_keep, ceil(n / 2))`` candidates (by mean ``metric`` so far; ties: the
+        earlier one).
     min_keep : int
     base_seed : int
         Members' seeds derive from it (:func:`member_seed`).
@@ -72,12 +82,14 @@ def evaluate(X, y, specs, make, splits, *, halving=True, min_keep=2, base_seed=0
 
     Returns
     -------
-    dict with ``ap`` (name -> list of per-split AP, None where not evaluated), ``fit_time``
+    dict with ``auc`` and ``ap`` (name -> list of per-split values, None where not
+    evaluated), ``score`` (the one of them named by ``metric``), ``fit_time``
     (name -> seconds summed over its fits), ``errors`` (name -> message of a candidate that
     failed; it is dropped), ``eliminated`` (name -> round after which it was dropped).
     """
     names = [n for n, _ in specs]
-    ap = {n: [None] * len(splits) for n in names}
+    found = {m: {n: [None] * len(splits) for n in names} for m in METRICS}
+    ap = found[metric]
     fit_time = {n: 0.0 for n in names}
     errors, eliminated = {}, {}
     alive = list(range(len(specs)))
@@ -95,16 +107,19 @@ def evaluate(X, y, specs, make, splits, *, halving=True, min_keep=2, base_seed=0
                 continue
             finally:
                 fit_time[name] += time.perf_counter() - t0
-            ap[name][r] = _average_precision(yh, s)
+            for m, v in _measure(yh, s).items():
+                found[m][name][r] = v
             if log is not None:
-                log(f"split {r + 1}/{len(splits)}: {name} AP {ap[name][r]:.4f}")
+                log(f"split {r + 1}/{len(splits)}: {name} AUC {found['auc'][name][r]:.4f} "
+                    f"AP {found['ap'][name][r]:.4f}")
         if halving and r < len(splits) - 1 and len(alive) > min_keep:
             keep = max(int(min_keep), math.ceil(len(alive) / 2))
             order = sorted(alive, key=lambda i: (-_mean(ap[names[i]]), i))
             for i in order[keep:]:
                 eliminated[names[i]] = r
             alive = sorted(order[:keep])
-    return {"ap": ap, "fit_time": fit_time, "errors": errors, "eliminated": eliminated}
+    return {**found, "score": ap, "fit_time": fit_time, "errors": errors,
+            "eliminated": eliminated}
 
 
 def _mean(values):
@@ -113,14 +128,14 @@ def _mean(values):
 
 
 def ranking(result, names):
-    """Candidates best first: survivors of every round by mean AP, then the others by the
-    round they were dropped in (later first) and their mean AP; failed candidates last."""
+    """Candidates best first: survivors of every round by their mean score, then the others by
+    the round they were dropped in (later first) and their mean score; failed ones last."""
     def key(item):
         i, n = item
         if n in result["errors"]:
             return (2, 0, 0.0, i)
         dropped = result["eliminated"].get(n)
-        return (0 if dropped is None else 1, -(dropped or 0), -_mean(result["ap"][n]), i)
+        return (0 if dropped is None else 1, -(dropped or 0), -_mean(result["score"][n]), i)
 
     return [n for _, n in sorted(enumerate(names), key=key)]
 

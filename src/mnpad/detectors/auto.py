@@ -25,7 +25,7 @@ __all__ = ["Auto", "DEFAULT_CANDIDATES", "DEFAULT_FALLBACK"]
 
 #: default candidates, cheapest first (measured fit cost, docs/auto.md): weakly supervised
 #: detectors, gradient-boosted trees and one unsupervised detector
-DEFAULT_CANDIDATES = ("iforest", "devnet", "gbdt", "prenet", "rosas", "mnp")
+DEFAULT_CANDIDATES = ("iforest", "devnet", "gbdt", "prenet", "mnp")
 #: detector fitted when there are too few labeled anomalies to evaluate (chosen on
 #: development splits, docs/auto.md)
 DEFAULT_FALLBACK = "devnet"
@@ -45,9 +45,14 @@ class Auto(BaseDetector):
     candidates : list of str, dict or None, default=None
         Registry names of the candidate detectors, or a dict ``{name: params}`` giving each
         candidate's parameters. None: ``DEFAULT_CANDIDATES`` (IForest, DevNet, GBDT, PReNet,
-        RoSAS, MNP with their defaults).
+        MNP with their defaults; RoSAS, FeaWAD, Deep SAD cost 3-4 default MNP fits each and
+        are left out, see docs/auto.md).
     n_splits : int, default=3
         Folds of the internal evaluation (at most one per labeled anomaly).
+    metric : {'auc', 'ap'}, default='auc'
+        How a candidate is scored on a held-out fold: ``'auc'``, the AUC-ROC of the held-out
+        labeled anomalies against the held-out unlabeled rows (their mean rank); ``'ap'``,
+        their average precision. Both are recorded in ``cv_results_``.
     combine : {'select', 'rank'}, default='select'
         ``'select'``: refit the best candidate alone. ``'rank'``: refit the ``top_k`` best and
         average their scores' ranks among their own training scores.
@@ -75,9 +80,11 @@ class Auto(BaseDetector):
     chosen_ : list of str
         Their registry names; ``weights_`` their weights (summing to 1).
     cv_scores_ : dict
-        Per candidate, the average precision on each split (None where halving dropped it).
+        Per candidate, its ``metric`` on each split (None where halving dropped it).
     cv_mean_ : dict
         Per candidate, the mean of its split scores (None when not evaluated).
+    cv_results_ : dict
+        ``{'auc': {...}, 'ap': {...}}``: both held-out measures, per candidate and split.
     ranking_ : list of str
         Candidates best first.
     candidate_errors_ : dict
@@ -100,24 +107,26 @@ class Auto(BaseDetector):
 
     weakly_supervised = True
     min_unlabeled = 2
-    _fitted_json = ("chosen_", "weights_", "cv_scores_", "cv_mean_", "ranking_",
+    _fitted_json = ("chosen_", "weights_", "cv_scores_", "cv_mean_", "cv_results_", "ranking_",
                     "candidate_errors_", "fallback_reason_", "n_splits_", "eval_time_",
                     "candidate_fit_time_")
     _parameter_constraints = {
         **BaseDetector._parameter_constraints,
         "candidates": [None, list, tuple, dict],
         "n_splits": [Interval(Integral, 2, None, closed="left")],
+        "metric": [StrOptions(set(sel.METRICS))],
         "combine": [StrOptions({"select", "rank"})],
         "top_k": [Interval(Integral, 2, None, closed="left")],
         "halving": ["boolean"],
         "fallback": [StrOptions(set(_registered_names()))],
     }
 
-    def __init__(self, *, candidates=None, n_splits=3, combine="select", top_k=2, halving=True,
-                 fallback=DEFAULT_FALLBACK, contamination="auto", device="auto",
+    def __init__(self, *, candidates=None, n_splits=3, metric="auc", combine="select", top_k=2,
+                 halving=True, fallback=DEFAULT_FALLBACK, contamination="auto", device="auto",
                  random_state=None, verbose=False):
         self.candidates = candidates
         self.n_splits = n_splits
+        self.metric = metric
         self.combine = combine
         self.top_k = top_k
         self.halving = halving
@@ -178,7 +187,7 @@ class Auto(BaseDetector):
         base = int(rng.integers(2**31 - 1))
         n_lab = int(y.sum())
         self.candidate_errors_, self.candidate_fit_time_ = {}, {}
-        self.cv_scores_, self.cv_mean_ = {}, {}
+        self.cv_scores_, self.cv_mean_, self.cv_results_ = {}, {}, {}
         self.eval_time_ = 0.0
         if n_lab < sel.MIN_LABELED_EVAL:
             self.fallback_reason_ = (
@@ -195,15 +204,17 @@ class Auto(BaseDetector):
             self.n_splits_ = min(int(self.n_splits), n_lab)
             splits = sel.folds(y, self.n_splits_, rng)
             t0 = time.perf_counter()
-            res = sel.evaluate(X, y, specs, self._make, splits, halving=bool(self.halving),
+            res = sel.evaluate(X, y, specs, self._make, splits, metric=self.metric,
+                               halving=bool(self.halving),
                                min_keep=max(2, int(self.top_k)), base_seed=base, log=self._log)
             self.eval_time_ = time.perf_counter() - t0
             names = [n for n, _ in specs]
             self.candidate_errors_ = res["errors"]
             self.candidate_fit_time_ = res["fit_time"]
-            self.cv_scores_ = res["ap"]
-            self.cv_mean_ = {n: (None if all(v is None for v in res["ap"][n])
-                                 else sel._mean(res["ap"][n])) for n in names}
+            self.cv_scores_ = res["score"]
+            self.cv_results_ = {m: res[m] for m in sel.METRICS}
+            self.cv_mean_ = {n: (None if all(v is None for v in res["score"][n])
+                                 else sel._mean(res["score"][n])) for n in names}
             self.ranking_ = [n for n in sel.ranking(res, names) if n not in res["errors"]]
             if not self.ranking_:
                 raise ValueError("every candidate failed during Auto's evaluation: "
@@ -245,7 +256,8 @@ class Auto(BaseDetector):
         if self.fallback_reason_:
             lines.append(f"    fallback:         {self.fallback_reason_}")
             return lines
-        lines.append(f"    held-out AP ({self.n_splits_} splits, {self.eval_time_:.1f} s):")
+        lines.append(f"    held-out {self.metric.upper()} ({self.n_splits_} splits, "
+                     f"{self.eval_time_:.1f} s):")
         for n in self.ranking_:
             aps = [a for a in self.cv_scores_[n] if a is not None]
             dropped = (f"; dropped after split {len(aps)} (halving)"
@@ -291,9 +303,8 @@ class Auto(BaseDetector):
         return state, arrays, blobs
 
     def _set_fitted_state(self, state, arrays, blobs):
-        from . import detector_class
-
         from ..base import resolve_device
+        from . import detector_class
 
         super()._set_fitted_state(state, arrays, blobs)
         self.device_ = resolve_device(self.device)
