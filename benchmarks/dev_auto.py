@@ -14,7 +14,9 @@ model seed) it
    AP, with and without halving), ``rank2``/``rank3``/``rank_all`` (rank average, against each
    member's training scores, of the 2 / 3 / all best).
 
-One JSON line per run is appended to ``--out``; finished runs are skipped (resumable).
+One JSON line per run is appended to ``--out``; finished runs are skipped (resumable). With
+the environment variable ``DEV_AUTO_SCORES=folder`` the candidates' training and test scores
+are also kept there (one ``.npz`` per run), to try other rules without refitting.
 ``--summary`` prints the Markdown tables of docs/auto.md from that file.
 
     OMP_NUM_THREADS=1 python benchmarks/dev_auto.py --datasets pendigits gamma --ratios 0.05 0.01
@@ -79,6 +81,13 @@ def run_one(dataset, ratio, split_seed, seed):
         fit_time[n] = time.perf_counter() - t0
         train[n], test[n] = det.decision_scores_, det.decision_function(sp.X_test)
     rec["test_ap"] = {n: _ap(sp.y_test, test[n]) for n in names}
+    if os.environ.get("DEV_AUTO_SCORES"):  # keep the scores to try other rules offline
+        os.makedirs(os.environ["DEV_AUTO_SCORES"], exist_ok=True)
+        np.savez_compressed(
+            os.path.join(os.environ["DEV_AUTO_SCORES"],
+                         f"{dataset}_{ratio:g}_{split_seed}_{seed}.npz"),
+            y_test=sp.y_test, **{f"train_{n}": train[n] for n in names},
+            **{f"test_{n}": test[n] for n in names})
     rec["fit_time"] = fit_time
     if int(y.sum()) >= sel.MIN_LABELED_EVAL:
         rng = np.random.default_rng(seed)
@@ -116,42 +125,99 @@ def _key(r):
     return (r["dataset"], float(r["ratio"]), int(r["split_seed"]), int(r["seed"]))
 
 
-def summary(path):
+def _agg(values, how):
+    return float(np.median(values) if how == "median" else np.mean(values))
+
+
+def variants(rec, train, test, y_test):
+    """Test AP of each rule for using the internal scores (from the saved scores)."""
+    from mnpad.detectors import _auto_select as sel
+
+    ok = [n for n in rec["candidates"] if n not in rec.get("errors", {})]
+
+    def rank_mean(members):
+        tot = np.zeros(len(y_test))
+        for m in members:
+            tot += sel.TrainRank(train[m])(test[m])
+        return _ap(y_test, tot / len(members))
+
+    out = {"rank_all": rank_mean(ok)}
+    for metric in ("auc", "ap"):
+        for how in ("mean", "median"):
+            sc = {n: rec["internal"][metric][n] for n in ok}
+            full = sorted(ok, key=lambda n: (-_agg(sc[n], how), ok.index(n)))
+            halved = replay_halving(sc, ok)
+            tag = f"{metric}_{how}"
+            out[f"select_{tag}"] = rec["test_ap"][full[0]]
+            out[f"rank2_{tag}"] = rank_mean(full[:2])
+            out[f"rank3_{tag}"] = rank_mean(full[:3])
+            if how == "mean":
+                out[f"select_halving_{metric}"] = rec["test_ap"][halved[0]]
+                out[f"rank2_halving_{metric}"] = rank_mean(halved[:2])
+    return out
+
+
+def _load_scores(folder, r):
+    path = os.path.join(folder, f"{r['dataset']}_{float(r['ratio']):g}_{r['split_seed']}_"
+                                f"{r['seed']}.npz")
+    if not os.path.exists(path):
+        return None
+    z = np.load(path)
+    names = r["candidates"]
+    return ({n: z[f"train_{n}"] for n in names}, {n: z[f"test_{n}"] for n in names},
+            z["y_test"])
+
+
+def summary(path, scores=None):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    if scores:  # recompute every rule from the saved scores
+        for r in rows:
+            got = _load_scores(scores, r)
+            if got is not None and "internal" in r:
+                r["variants"] = variants(r, *got)
     out = []
     for ratio in sorted({float(r["ratio"]) for r in rows}, reverse=True):
         rs = [r for r in rows if float(r["ratio"]) == ratio]
         names = rs[0]["candidates"]
-        variants = [f"{v}_{m}" for m in ("auc", "ap")
-                    for v in ("select", "select_halving", "rank2", "rank3")] + ["rank_all"]
-        out.append(f"\n#### Labeled ratio {ratio:g} (test AP on development split(s) "
-                   f"{sorted({r['split_seed'] for r in rs})}, model seeds "
-                   f"{sorted({r['seed'] for r in rs})})\n")
-        out.append("| dataset | labeled | " + " | ".join(names) + " | oracle | "
-                   + " | ".join(variants) + " |")
-        out.append("|" + "---|" * (3 + len(names) + len(variants)))
         by_ds = {}
         for r in rs:
             by_ds.setdefault(r["dataset"], []).append(r)
-        cols = {c: [] for c in names + ["oracle"] + variants}
+        out.append(f"\n#### Labeled ratio {ratio:g}: test AP on development split(s) "
+                   f"{sorted({r['split_seed'] for r in rs})}, model seed(s) "
+                   f"{sorted({r['seed'] for r in rs})}\n")
+        out.append("| dataset | labeled | " + " | ".join(names) + " | oracle |")
+        out.append("|" + "---|" * (3 + len(names)))
+        cols = {c: [] for c in names + ["oracle"]}
         for ds, group in by_ds.items():
             vals = {n: np.mean([g["test_ap"][n] for g in group]) for n in names}
             vals["oracle"] = np.mean([max(g["test_ap"].values()) for g in group])
-            for v in variants:
-                got = [g["variants"][v] if "variants" in g else None for g in group]
-                vals[v] = None if None in got else np.mean(got)
             for c in cols:
                 cols[c].append(vals[c])
-            cells = [("—" if vals[c] is None else f"{vals[c]:.3f}") for c in cols]
-            out.append(f"| {ds} | {group[0]['n_labeled']} | " + " | ".join(cells) + " |")
-        means = []
-        for c in cols:
-            v = cols[c]
-            means.append("—" if any(x is None for x in v) else f"**{np.mean(v):.3f}**")
-        out.append("| mean | | " + " | ".join(means) + " |")
+            out.append(f"| {ds} | {group[0]['n_labeled']} | "
+                       + " | ".join(f"{vals[c]:.3f}" for c in cols) + " |")
+        out.append("| mean | | " + " | ".join(f"**{np.mean(v):.3f}**" for v in cols.values())
+                   + " |")
+        best = max(names, key=lambda n: np.mean(cols[n]))
         ft = {n: np.mean([g["fit_time"][n] for g in rs]) for n in names}
         out.append("\nMean full-data fit time (s): "
                    + ", ".join(f"{n} {t:.1f}" for n, t in ft.items()))
+        evald = [d for d, g in by_ds.items() if all("variants" in x for x in g)]
+        if not evald:
+            continue
+        vnames = list(by_ds[evald[0]][0]["variants"])
+        out.append(f"\nRules on the {len(evald)} dataset(s) with >= 3 labeled anomalies "
+                   f"(best single on them: {best}; oracle = best candidate per dataset by test "
+                   "AP):\n")
+        out.append("| rule | " + " | ".join(evald) + " | mean | / best single | / oracle |")
+        out.append("|" + "---|" * (4 + len(evald)))
+        ref_best = np.mean([np.mean([g["test_ap"][best] for g in by_ds[d]]) for d in evald])
+        ref_orc = np.mean([np.mean([max(g["test_ap"].values()) for g in by_ds[d]])
+                           for d in evald])
+        for v in vnames:
+            vals = [np.mean([g["variants"][v] for g in by_ds[d]]) for d in evald]
+            m = np.mean(vals)
+            out.append(f"| {v} | " + " | ".join(f"{x:.3f}" for x in vals)
+                       + f" | **{m:.3f}** | {m / ref_best:.3f} | {m / ref_orc:.3f} |")
     return "\n".join(out)
 
 
@@ -163,9 +229,11 @@ def main():
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--scores", help="with --summary: recompute the rules from the scores kept "
+                                     "by DEV_AUTO_SCORES in this folder")
     args = ap.parse_args()
     if args.summary:
-        print(summary(args.out))
+        print(summary(args.out, args.scores))
         return
     if 2024 in args.split_seeds:
         raise SystemExit("split seed 2024 is the benchmark split; use development seeds (7, 8).")

@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-__all__ = ["folds", "evaluate", "member_seed", "TrainRank", "MIN_LABELED_EVAL"]
+__all__ = ["folds", "evaluate", "summarise", "ranking", "member_seed", "TrainRank",
+           "MIN_LABELED_EVAL", "METRICS"]
 
 #: fewest labeled anomalies with which a split can hold one out and still train on two;
 #: with fewer, Auto uses its fallback detector
@@ -72,8 +73,8 @@ def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=
         Held-out measure that ranks the candidates (both are recorded).
     halving : bool
         Successive halving: after each split but the last, keep the better
-        ``max(min_keep, ceil(n / 2))`` candidates (by mean ``metric`` so far; ties: the
-        earlier one).
+        ``max(min_keep, ceil(n / 2))`` candidates (by :func:`summarise` of ``metric`` so far;
+        ties: the earlier one).
     min_keep : int
     base_seed : int
         Members' seeds derive from it (:func:`member_seed`).
@@ -114,7 +115,7 @@ def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=
                     f"AP {found['ap'][name][r]:.4f}")
         if halving and r < len(splits) - 1 and len(alive) > min_keep:
             keep = max(int(min_keep), math.ceil(len(alive) / 2))
-            order = sorted(alive, key=lambda i: (-_mean(ap[names[i]]), i))
+            order = sorted(alive, key=lambda i: (-summarise(ap[names[i]]), i))
             for i in order[keep:]:
                 eliminated[names[i]] = r
             alive = sorted(order[:keep])
@@ -122,20 +123,24 @@ def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=
             "eliminated": eliminated}
 
 
-def _mean(values):
+def summarise(values):
+    """A candidate's score over the splits it was evaluated on: the median (robust to one
+    split whose held-out anomalies are unlike the labeled ones it was fitted on; measured
+    against the mean in docs/auto.md). ``-inf`` when never evaluated."""
     v = [x for x in values if x is not None]
-    return float(np.mean(v)) if v else -math.inf
+    return float(np.median(v)) if v else -math.inf
 
 
 def ranking(result, names):
-    """Candidates best first: survivors of every round by their mean score, then the others by
-    the round they were dropped in (later first) and their mean score; failed ones last."""
+    """Candidates best first: survivors of every round by :func:`summarise` of their split
+    scores, then the others by the round they were dropped in (later first) and that summary;
+    failed candidates last."""
     def key(item):
         i, n = item
         if n in result["errors"]:
             return (2, 0, 0.0, i)
         dropped = result["eliminated"].get(n)
-        return (0 if dropped is None else 1, -(dropped or 0), -_mean(result["score"][n]), i)
+        return (0 if dropped is None else 1, -(dropped or 0), -summarise(result["score"][n]), i)
 
     return [n for _, n in sorted(enumerate(names), key=key)]
 

@@ -53,14 +53,16 @@ class Auto(BaseDetector):
         How a candidate is scored on a held-out fold: ``'auc'``, the AUC-ROC of the held-out
         labeled anomalies against the held-out unlabeled rows (their mean rank); ``'ap'``,
         their average precision. Both are recorded in ``cv_results_``.
-    combine : {'select', 'rank'}, default='select'
+    combine : {'select', 'rank'}, default='rank'
         ``'select'``: refit the best candidate alone. ``'rank'``: refit the ``top_k`` best and
-        average their scores' ranks among their own training scores.
+        average their scores' ranks among their own training scores (measured better on
+        development splits, docs/auto.md).
     top_k : int, default=2
         Members averaged with ``combine='rank'``.
-    halving : bool, default=True
+    halving : bool, default=False
         Successive halving: after each split but the last, only the better half of the
-        candidates (at least ``max(2, top_k)``) is evaluated further.
+        candidates (at least ``max(2, top_k)``) is evaluated further. Cheaper, but one split's
+        verdict is noisy with few labeled anomalies: off by default (docs/auto.md).
     fallback : str, default='devnet'
         Registry name of the detector fitted when ``y`` has fewer than 3 labeled anomalies (no
         fold could hold one out). Its parameters come from ``candidates`` when given there.
@@ -71,7 +73,7 @@ class Auto(BaseDetector):
     random_state : int, numpy Generator or None
         Seeds the folds and every member.
     verbose : bool, default=False
-        Print the evaluation's progress (one line per fitted candidate).
+        Print the evaluation's progress to stderr (one line per fitted candidate).
 
     Attributes
     ----------
@@ -81,8 +83,9 @@ class Auto(BaseDetector):
         Their registry names; ``weights_`` their weights (summing to 1).
     cv_scores_ : dict
         Per candidate, its ``metric`` on each split (None where halving dropped it).
-    cv_mean_ : dict
-        Per candidate, the mean of its split scores (None when not evaluated).
+    cv_median_ : dict
+        Per candidate, the median of its split scores, which ranks the candidates (None when
+        not evaluated).
     cv_results_ : dict
         ``{'auc': {...}, 'ap': {...}}``: both held-out measures, per candidate and split.
     ranking_ : list of str
@@ -107,7 +110,7 @@ class Auto(BaseDetector):
 
     weakly_supervised = True
     min_unlabeled = 2
-    _fitted_json = ("chosen_", "weights_", "cv_scores_", "cv_mean_", "cv_results_", "ranking_",
+    _fitted_json = ("chosen_", "weights_", "cv_scores_", "cv_median_", "cv_results_", "ranking_",
                     "candidate_errors_", "fallback_reason_", "n_splits_", "eval_time_",
                     "candidate_fit_time_")
     _parameter_constraints = {
@@ -121,8 +124,8 @@ class Auto(BaseDetector):
         "fallback": [StrOptions(set(_registered_names()))],
     }
 
-    def __init__(self, *, candidates=None, n_splits=3, metric="auc", combine="select", top_k=2,
-                 halving=True, fallback=DEFAULT_FALLBACK, contamination="auto", device="auto",
+    def __init__(self, *, candidates=None, n_splits=3, metric="auc", combine="rank", top_k=2,
+                 halving=False, fallback=DEFAULT_FALLBACK, contamination="auto", device="auto",
                  random_state=None, verbose=False):
         self.candidates = candidates
         self.n_splits = n_splits
@@ -175,8 +178,10 @@ class Auto(BaseDetector):
         return cls(**p)
 
     def _log(self, msg):
-        if self.verbose:
-            print(f"[Auto] {msg}", flush=True)
+        if self.verbose:  # progress goes to stderr, like the other detectors' bars
+            import sys
+
+            print(f"[Auto] {msg}", file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, X, y, rng, validation_data):
@@ -187,7 +192,7 @@ class Auto(BaseDetector):
         base = int(rng.integers(2**31 - 1))
         n_lab = int(y.sum())
         self.candidate_errors_, self.candidate_fit_time_ = {}, {}
-        self.cv_scores_, self.cv_mean_, self.cv_results_ = {}, {}, {}
+        self.cv_scores_, self.cv_median_, self.cv_results_ = {}, {}, {}
         self.eval_time_ = 0.0
         if n_lab < sel.MIN_LABELED_EVAL:
             self.fallback_reason_ = (
@@ -213,8 +218,8 @@ class Auto(BaseDetector):
             self.candidate_fit_time_ = res["fit_time"]
             self.cv_scores_ = res["score"]
             self.cv_results_ = {m: res[m] for m in sel.METRICS}
-            self.cv_mean_ = {n: (None if all(v is None for v in res["score"][n])
-                                 else sel._mean(res["score"][n])) for n in names}
+            self.cv_median_ = {n: (None if all(v is None for v in res["score"][n])
+                                 else sel.summarise(res["score"][n])) for n in names}
             self.ranking_ = [n for n in sel.ranking(res, names) if n not in res["errors"]]
             if not self.ranking_:
                 raise ValueError("every candidate failed during Auto's evaluation: "
@@ -262,7 +267,7 @@ class Auto(BaseDetector):
             aps = [a for a in self.cv_scores_[n] if a is not None]
             dropped = (f"; dropped after split {len(aps)} (halving)"
                        if len(aps) < self.n_splits_ else "")
-            lines.append(f"      {n:<10} {self.cv_mean_[n]:.3f}  (splits: "
+            lines.append(f"      {n:<10} {self.cv_median_[n]:.3f}  (splits: "
                          + ", ".join(f"{a:.3f}" for a in aps) + dropped + ")")
         for n, msg in self.candidate_errors_.items():
             lines.append(f"      {n:<10} failed: {msg}")
