@@ -129,11 +129,13 @@ def _agg(values, how):
     return float(np.median(values) if how == "median" else np.mean(values))
 
 
-def variants(rec, train, test, y_test):
-    """Test AP of each rule for using the internal scores (from the saved scores)."""
+def variants(rec, train, test, y_test, subset=None):
+    """Test AP of each rule for using the internal scores (from the saved scores); ``subset``:
+    only these candidates (the evaluation of the others is ignored, as if never run)."""
     from mnpad.detectors import _auto_select as sel
 
-    ok = [n for n in rec["candidates"] if n not in rec.get("errors", {})]
+    ok = [n for n in rec["candidates"] if n not in rec.get("errors", {})
+          and (subset is None or n in subset)]
 
     def rank_mean(members):
         tot = np.zeros(len(y_test))
@@ -168,13 +170,19 @@ def _load_scores(folder, r):
             z["y_test"])
 
 
-def summary(path, scores=None):
+def summary(path, scores=None, subset=None):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    if subset:
+        for r in rows:
+            r["candidates"] = [n for n in r["candidates"] if n in subset]
+            r["test_ap"] = {n: r["test_ap"][n] for n in r["candidates"]}
+            r["fit_time"] = {n: r["fit_time"][n] for n in r["candidates"]}
+            r.pop("variants", None)
     if scores:  # recompute every rule from the saved scores
         for r in rows:
             got = _load_scores(scores, r)
             if got is not None and "internal" in r:
-                r["variants"] = variants(r, *got)
+                r["variants"] = variants(r, *got, subset=subset)
     out = []
     for ratio in sorted({float(r["ratio"]) for r in rows}, reverse=True):
         rs = [r for r in rows if float(r["ratio"]) == ratio]
@@ -231,9 +239,11 @@ def main():
     ap.add_argument("--summary", action="store_true")
     ap.add_argument("--scores", help="with --summary: recompute the rules from the scores kept "
                                      "by DEV_AUTO_SCORES in this folder")
+    ap.add_argument("--candidates", nargs="+",
+                    help="with --summary: only these candidates (the others as if not run)")
     args = ap.parse_args()
     if args.summary:
-        print(summary(args.out, args.scores))
+        print(summary(args.out, args.scores, args.candidates))
         return
     if 2024 in args.split_seeds:
         raise SystemExit("split seed 2024 is the benchmark split; use development seeds (7, 8).")
