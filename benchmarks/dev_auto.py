@@ -153,6 +153,11 @@ def variants(rec, train, test, y_test, subset=None):
             out[f"select_{tag}"] = rec["test_ap"][full[0]]
             out[f"rank2_{tag}"] = rank_mean(full[:2])
             out[f"rank3_{tag}"] = rank_mean(full[:3])
+            if how == "median":  # the second member only when close to the best
+                for tol in (0.01, 0.03, 0.1):
+                    close = _agg(sc[full[1]], how) >= _agg(sc[full[0]], how) - tol
+                    out[f"rank2_within{tol:g}_{tag}"] = (rank_mean(full[:2]) if close
+                                                         else rec["test_ap"][full[0]])
             if how == "mean":
                 out[f"select_halving_{metric}"] = rec["test_ap"][halved[0]]
                 out[f"rank2_halving_{metric}"] = rank_mean(halved[:2])

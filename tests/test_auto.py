@@ -105,6 +105,15 @@ def test_rank_combination_scores_against_training_ranks():
     np.testing.assert_array_equal(auto.decision_function(X[::-1]), full[::-1])
 
 
+def test_rank_combination_leaves_out_a_candidate_that_fails_the_held_out_test():
+    X, y, _ = _labeled_cluster()
+    auto = _auto(combine="rank").fit(X, y)
+    assert auto.ranking_ == ["gbdt", "iforest"]
+    assert auto.cv_median_["iforest"] < auto.cv_median_["gbdt"] - sel.JOIN_TOLERANCE
+    assert auto.chosen_ == ["gbdt"] and len(auto.members_) == 1
+    assert any("alone" in line for line in auto.summary_lines())
+
+
 def test_train_rank_is_monotone_and_continuous_beyond_the_training_range():
     r = sel.TrainRank(np.array([1.0, 2.0, 2.0, 3.0]))
     grid = np.linspace(-1, 5, 61)

@@ -57,7 +57,8 @@ class Auto(BaseDetector):
     combine : {'select', 'rank'}, default='rank'
         ``'select'``: refit the best candidate alone. ``'rank'``: refit the ``top_k`` best and
         average their scores' ranks among their own training scores (measured better on
-        development splits, docs/auto.md).
+        development splits, docs/auto.md); a candidate whose median held-out score is more
+        than 0.1 below the best's is not averaged in.
     top_k : int, default=2
         Members averaged with ``combine='rank'``.
     halving : bool, default=False
@@ -226,7 +227,11 @@ class Auto(BaseDetector):
                 raise ValueError("every candidate failed during Auto's evaluation: "
                                  + "; ".join(f"{n}: {m}" for n, m in res["errors"].items()))
             k = 1 if self.combine == "select" else int(self.top_k)
-            chosen = self.ranking_[:k]
+            best = self.cv_median_[self.ranking_[0]]
+            chosen = [self.ranking_[0]] + [
+                n for n in self.ranking_[1:k]
+                if self.cv_median_[n] is not None
+                and self.cv_median_[n] >= best - sel.JOIN_TOLERANCE]
         params = dict(specs)
         index = {n: i for i, (n, _) in enumerate(specs)}
         self.members_ = []
@@ -259,6 +264,10 @@ class Auto(BaseDetector):
                                                           strict=True))
         lines = [f"  auto chose:         {how}"
                  + ("" if len(self.chosen_) == 1 else " by rank averaging")]
+        if (self.combine == "rank" and not self.fallback_reason_
+                and len(self.chosen_) < min(int(self.top_k), len(self.ranking_))):
+            lines.append(f"    (alone: the next candidate's held-out {self.metric.upper()} is "
+                         f"more than {sel.JOIN_TOLERANCE:g} below)")
         if self.fallback_reason_:
             lines.append(f"    fallback:         {self.fallback_reason_}")
             return lines
