@@ -17,7 +17,9 @@ model seed) it
 One JSON line per run is appended to ``--out``; finished runs are skipped (resumable). With
 the environment variable ``DEV_AUTO_SCORES=folder`` the candidates' training and test scores
 are also kept there (one ``.npz`` per run), to try other rules without refitting.
-``--summary`` prints the Markdown tables of docs/auto.md from that file.
+``--summary`` prints the Markdown tables of docs/auto.md from that file. A ratio so small that
+``ceil(ratio * anomalies)`` is 1 (e.g. ``--ratios 1e-6``) measures the candidates with a single
+labeled anomaly, where Auto uses its fallback.
 
     OMP_NUM_THREADS=1 python benchmarks/dev_auto.py --datasets pendigits gamma --ratios 0.05 0.01
     python benchmarks/dev_auto.py --summary
@@ -62,14 +64,14 @@ def replay_halving(ap, names, min_keep=2):
     return [names[i] for i in surv + rest]
 
 
-def run_one(dataset, ratio, split_seed, seed):
+def run_one(dataset, ratio, split_seed, seed, candidates=None):
     from mnpad.detectors import _auto_select as sel
     from mnpad.detectors.auto import DEFAULT_CANDIDATES, Auto
     from mnpad.protocol import make_split
 
     sp = make_split(dataset, protocol="weak", labeled_ratio=ratio, split_seed=split_seed)
     X, y = sp.X_train, sp.y_train
-    names = list(DEFAULT_CANDIDATES)
+    names = list(candidates or DEFAULT_CANDIDATES)
     auto = Auto(random_state=seed)
     auto.device_ = "cpu"
     rec = {"dataset": dataset, "ratio": ratio, "split_seed": split_seed, "seed": seed,
@@ -245,7 +247,8 @@ def main():
     ap.add_argument("--scores", help="with --summary: recompute the rules from the scores kept "
                                      "by DEV_AUTO_SCORES in this folder")
     ap.add_argument("--candidates", nargs="+",
-                    help="with --summary: only these candidates (the others as if not run)")
+                    help="candidates to run (default: Auto's); with --summary: only these "
+                         "candidates (the others as if not run)")
     args = ap.parse_args()
     if args.summary:
         print(summary(args.out, args.scores, args.candidates))
@@ -263,7 +266,7 @@ def main():
                     if (ds, float(ratio), ss, seed) in done:
                         continue
                     t0 = time.perf_counter()
-                    rec = run_one(ds, ratio, ss, seed)
+                    rec = run_one(ds, ratio, ss, seed, args.candidates)
                     rec["wall"] = time.perf_counter() - t0
                     with open(args.out, "a", encoding="utf-8") as fh:
                         fh.write(json.dumps(rec) + "\n")
