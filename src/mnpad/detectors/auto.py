@@ -49,7 +49,8 @@ class Auto(BaseDetector):
         with their defaults; RoSAS, FeaWAD, Deep SAD cost 3-4 default MNP fits each, MNP cost
         the most and was measured not to help: they are left out, see docs/auto.md).
     n_splits : int, default=3
-        Folds of the internal evaluation (at most one per labeled anomaly).
+        Folds of the internal evaluation (at most one per labeled anomaly and per unlabeled
+        row).
     metric : {'auc', 'ap'}, default='auc'
         How a candidate is scored on a held-out fold: ``'auc'``, the AUC-ROC of the held-out
         labeled anomalies against the held-out unlabeled rows (their mean rank); ``'ap'``,
@@ -208,7 +209,7 @@ class Auto(BaseDetector):
             import time
 
             self.fallback_reason_ = None
-            self.n_splits_ = min(int(self.n_splits), n_lab)
+            self.n_splits_ = min(int(self.n_splits), n_lab, int((y == 0).sum()))
             splits = sel.folds(y, self.n_splits_, rng)
             t0 = time.perf_counter()
             res = sel.evaluate(X, y, specs, self._make, splits, metric=self.metric,
