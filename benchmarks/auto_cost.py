@@ -55,7 +55,7 @@ def main():
              f"{len(y)} rows)", "",
              "| seed | MNP() s | " + " | ".join(f"{n} s" for n in DEFAULT_CANDIDATES)
              + " | sum of candidates s | Auto() s | of which evaluation s | chosen | "
-               "Auto / MNP | Auto / sum |", "|" + "---|" * (9 + len(DEFAULT_CANDIDATES))]
+               "Auto / MNP | Auto / sum |", "|" + "---|" * (8 + len(DEFAULT_CANDIDATES))]
     for r in rows:
         tot = sum(r["cand"].values())
         lines.append(f"| {r['seed']} | {r['mnp']:.1f} | "
