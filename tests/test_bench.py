@@ -63,6 +63,10 @@ def test_plan_cells_of_each_experiment(toy):
     assert [c.setting for c in ratios] == ["ratio=0.005", "ratio=0.01", "ratio=0.05",
                                            "ratio=0.1", "ratio=0.2"]
     assert [c.split_key[-1] for c in ratios] == [0.005, 0.01, 0.05, 0.1, 0.2]
+    # a subset of the ratios: the same cells (keys) as in the full sweep
+    some = plan("ratios", datasets=toy[:1], methods=[FAKE], seeds=[1], ratios=[0.05, 0.01])
+    assert [c.setting for c in some] == ["ratio=0.05", "ratio=0.01"]
+    assert {c.key for c in some} <= {c.key for c in ratios}
 
     abl = plan("ablation", datasets=toy[:1], seeds=[1], params={"mnp": {"epochs": 3}})
     got = {c.setting: c.params for c in abl}
@@ -105,6 +109,10 @@ def test_plan_rejects_bad_choices(toy):
         plan("unseen", methods=["mnp"], data_dir=str(Path(toy[0]).parent))
     with pytest.raises(ValueError, match="unknown dataset"):
         plan("compare", datasets=["no_such_dataset"], methods=[FAKE])
+    with pytest.raises(ValueError, match="only be chosen for the ratios experiment"):
+        plan("compare", datasets=toy, methods=[FAKE], ratios=[0.05])
+    with pytest.raises(ValueError, match=r"ratios must be numbers in \(0, 1\]"):
+        plan("ratios", datasets=toy, methods=[FAKE], ratios=[0])
 
 
 # ---------------------------------------------------------------------------- store + run

@@ -37,6 +37,9 @@ FAST = {
     "dif": dict(n_ensemble=4, n_estimators=3),
     "iforest": dict(n_estimators=20),
     "gbdt": dict(max_iter=10),
+    # three cheap candidates with the settings above; 'devnet' is also the fallback
+    "auto": dict(candidates={"devnet": dict(epochs=2, steps_per_epoch=2),
+                             "iforest": dict(n_estimators=20), "gbdt": dict(max_iter=10)}),
 }
 
 N, D = 200, 5
@@ -432,6 +435,7 @@ EXTRA_X_METHODS = {
     "deepsad": ["transform"],
     "deepsvdd": ["transform"],
     "feawad": ["residual_norm"],
+    "auto": ["explain"],
 }
 COMMON_X_METHODS = ["decision_function", "predict", "predict_proba", "score_samples"]
 

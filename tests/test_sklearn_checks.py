@@ -39,7 +39,7 @@ _Y_CHECKS = [
 ]
 
 EXPECTED_FAILED = {name: {} for name in NAMES}
-for _name in ("mnp", "rosas", "prenet", "devnet", "deepsad", "feawad", "gbdt"):
+for _name in ("mnp", "rosas", "prenet", "devnet", "deepsad", "feawad", "gbdt", "auto"):
     EXPECTED_FAILED[_name].update({c: Y_012 for c in _Y_CHECKS})
     EXPECTED_FAILED[_name].update({"check_outliers_train": PYOD_WEAK,
                                    "check_outliers_fit_predict": PYOD_WEAK})

@@ -37,7 +37,7 @@ STORE_NAME = "results.sqlite"
 def run_experiment(experiment, *, out="benchmarks/results", store=None, datasets=None,
                    methods=None, seeds=None, protocol="paper", params=None, n_jobs=1,
                    scheduler=None, data_dir=None, report=True, progress=True,
-                   split_provider=None, resolve=None):
+                   split_provider=None, resolve=None, ratios=None):
     """Plan one experiment, run its unfinished cells and (by default) regenerate the reports.
 
     Parameters
@@ -47,7 +47,7 @@ def run_experiment(experiment, *, out="benchmarks/results", store=None, datasets
         Folder of the store (``results.sqlite`` unless ``store`` is given) and the reports.
     store : str or Path, optional
         Path of the SQLite results store.
-    datasets, methods, seeds, protocol, params, data_dir
+    datasets, methods, seeds, protocol, params, data_dir, ratios
         See :func:`mnpad.bench.plan`.
     n_jobs : int, default=1
         joblib workers; ignored with ``scheduler``.
@@ -68,7 +68,7 @@ def run_experiment(experiment, *, out="benchmarks/results", store=None, datasets
     out = Path(out)
     store_path = Path(store) if store else out / STORE_NAME
     cells = plan(experiment, datasets=datasets, methods=methods, seeds=seeds, protocol=protocol,
-                 params=params, data_dir=data_dir, resolve=resolve)
+                 params=params, data_dir=data_dir, resolve=resolve, ratios=ratios)
     if scheduler is not None and not isinstance(scheduler, str):
         raise ValueError(f"scheduler must be an address string; got {scheduler!r}")
     # connect before the store is created: an unreachable scheduler leaves no empty store

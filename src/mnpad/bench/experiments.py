@@ -172,7 +172,7 @@ def _normalise_method(m):
 
 
 def plan(experiment, *, datasets=None, methods=None, seeds=None, protocol="paper",
-         params=None, data_dir=None, resolve=None):
+         params=None, data_dir=None, resolve=None, ratios=None):
     """List the cells of one experiment.
 
     Parameters
@@ -195,6 +195,9 @@ def plan(experiment, *, datasets=None, methods=None, seeds=None, protocol="paper
     resolve : callable, optional
         ``resolve(requested, data_dir, default) -> list of DatasetInfo``; replaces the dataset
         registry (tests).
+    ratios : list of float, optional
+        ``ratios`` only: the labeled-anomaly ratios to run (default: Figure 3's ``RATIOS``). A
+        subset gives the same cells as the full sweep, so a later full run skips them.
 
     Returns
     -------
@@ -211,6 +214,12 @@ def plan(experiment, *, datasets=None, methods=None, seeds=None, protocol="paper
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must not be empty")
+    if ratios is not None:
+        if experiment != "ratios":
+            raise ValueError("ratios can only be chosen for the ratios experiment.")
+        ratios = [float(r) for r in ratios]
+        if not ratios or not all(0 < r <= 1 for r in ratios):
+            raise ValueError(f"ratios must be numbers in (0, 1]; got {ratios}.")
     params = {_normalise_method(k): v for k, v in (params or {}).items()}
     for m, p in params.items():
         if not isinstance(p, dict):
@@ -260,7 +269,7 @@ def plan(experiment, *, datasets=None, methods=None, seeds=None, protocol="paper
                 add(info.name, info.abbr, info.status, m, f"ratio={DEFAULT_RATIO:g}", {},
                     std_key(DEFAULT_RATIO))
         elif experiment == "ratios":
-            for r in RATIOS:
+            for r in (ratios or RATIOS):
                 for m in methods:
                     add(info.name, info.abbr, info.status, m, f"ratio={r:g}", {}, std_key(r))
         elif experiment == "ablation":

@@ -53,6 +53,16 @@ def _parse_params(text):
     return {str(k): v for k, v in obj.items()}
 
 
+def _parse_ratios(values):
+    items = _split_list(values)
+    if items is None:
+        return None
+    try:
+        return [float(r) for r in items]
+    except ValueError:
+        raise ValueError(f"--ratios must be numbers; got {' '.join(values)!r}") from None
+
+
 def _run(args):
     from ..bench import run_experiment
 
@@ -61,7 +71,7 @@ def _run(args):
         methods=_split_list(args.methods), seeds=_parse_seeds(args.seeds),
         protocol=args.protocol, params=_parse_params(args.params), n_jobs=args.n_jobs,
         scheduler=args.scheduler, data_dir=args.data_dir, report=not args.no_report,
-        progress=not args.quiet,
+        progress=not args.quiet, ratios=_parse_ratios(getattr(args, "ratios", None)),
     )
     print(f"{args.experiment}: {summary['total']} cells, {summary['skipped']} already done, "
           f"{summary['ok']} ok, {summary['error']} failed; store: {summary['store']}")
@@ -106,6 +116,10 @@ def add_parser(subparsers):
         e.add_argument("--data-dir", default=None, help="data root (default: $MNPAD_DATA, ...)")
         e.add_argument("--params", default=None, metavar="JSON",
                        help='per-method overrides, e.g. \'{"mnp": {"epochs": 5}}\' or @file.json')
+        if name == "ratios":
+            e.add_argument("--ratios", nargs="+", metavar="R",
+                           help="labeled ratios to run, e.g. 0.05 0.01 (default: all five); "
+                                "the same cells as the full sweep")
         e.add_argument("--no-report", action="store_true", help="do not regenerate reports")
         e.add_argument("--quiet", action="store_true", help="no progress bar")
         e.set_defaults(func=_run, experiment=name)

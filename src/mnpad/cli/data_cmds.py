@@ -182,6 +182,8 @@ def fit_summary(pipe, args, what, extra=()):
     ]
     if pipe.is_mnp:
         lines.append(f"  prototypes found:   {det.n_prototypes_}")
+    if hasattr(det, "summary_lines"):  # Auto: what it chose and why
+        lines += det.summary_lines()
     lines += [f"  training time:      {pipe.fit_time_:.1f} s",
               f"  threshold:          {det.threshold_:.6g} "
               f"({int(det.labels_.sum())} training rows above it)",

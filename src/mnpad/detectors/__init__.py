@@ -20,6 +20,7 @@ _REGISTRY = {
     "deepsvdd": ("mnpad.detectors.deepsvdd", "DeepSVDD"),
     "iforest": ("mnpad.detectors.iforest", "IForest"),
     "gbdt": ("mnpad.detectors.gbdt", "GBDT"),
+    "auto": ("mnpad.detectors.auto", "Auto"),
 }
 
 __all__ = ["get_detector", "list_detectors", "detector_class"]
