@@ -27,6 +27,7 @@ __all__ = ["write_reports", "format_table", "paper_dir_default", "METHOD_NAMES"]
 METHOD_NAMES = {
     "mnp": "MNP", "rosas": "RoSAS", "prenet": "PReNet", "devnet": "DevNet", "deepsad": "DeepSAD",
     "feawad": "FeaWAD", "dif": "DIF", "deepsvdd": "DeepSVDD", "iforest": "IForest", "gbdt": "GBDT",
+    "auto": "Auto",
 }
 #: Table 2's row order (paper abbreviations)
 PAPER_ORDER = ("DoS", "Rec", "Bac", "Ana", "C&C", "Attack", "DDoS", "Okiru", "Fraud", "VC", "VI",
