@@ -465,13 +465,11 @@ class TorchDetector(BaseDetector):
         self.history_ = history
         self.net_.eval()
 
-    def _train(self, data, rng, n_epochs=None):
-        """The end-to-end training phase of ``net_`` (``n_epochs``: default
-        :meth:`_n_epochs`); its history rows."""
+    def _train(self, data, rng):
+        """The end-to-end training phase of ``net_``; its history rows."""
         validation = data.get("validation") if self.uses_validation else None
-        n_epochs = self._n_epochs(validation) if n_epochs is None else int(n_epochs)
         return self._run_phase(
-            "train", n_epochs, self._optimizer(self.net_.parameters()),
+            "train", self._n_epochs(validation), self._optimizer(self.net_.parameters()),
             lambda epoch: self._batches(rng, data, epoch),
             lambda batch: self._batch_loss(batch, data),
             validation=validation, patience=getattr(self, "patience", None),

@@ -145,7 +145,6 @@ RECIPES = {
         "unlabeled_draw": "with_replacement",
         "stopping": "ap",                    # validation AP, best epoch always restored
         "members": 1,                        # end-to-end trainings, weights averaged
-        "refit": False,                      # retrain on all rows after an internal split
         "swa_epochs": 0,                     # fixed schedule: average the last epochs' weights
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
@@ -162,7 +161,6 @@ RECIPES = {
         "unlabeled_draw": "without_replacement",
         "stopping": "authors",               # (1-AUC-PR)+(1-AUC-ROC), delta 1e-4, restore on stop
         "members": 1,
-        "refit": False,
         "swa_epochs": 0,
     },
 }
@@ -174,7 +172,7 @@ _SWITCH_VALUES = {
     "pretraining": ("plain", "layerwise"), "prototypes": ("normalised", "raw"),
     "weights": ("detached", "rescaled"), "kl": ("mean", "sum"), "dwa": ("epoch", "step"),
     "unlabeled_draw": ("with_replacement", "without_replacement"),
-    "stopping": ("ap", "authors"), "refit": (False, True),
+    "stopping": ("ap", "authors"),
 }
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
@@ -411,15 +409,11 @@ class MNP(TorchDetector):
     def _setup(self, X, y, rng, validation_data):
         self.recipe_ = resolve_recipe(self.recipe)
         self.validation_ = "given" if validation_data is not None else "none"
-        everything = None
         if validation_data is None:
-            X0, y0 = X, y
             X, y, validation_data = self._internal_validation(X, y, rng)
-            if validation_data is not None and self.recipe_["refit"]:
-                everything = {"Xu": self._tensor(X0[y0 == 0]), "Xa": self._tensor(X0[y0 == 1])}
         Xu_np = X[y == 0]
         return {"Xu_np": Xu_np, "Xu": self._tensor(Xu_np), "Xa": self._tensor(X[y == 1]),
-                "validation": validation_data, "all": everything,
+                "validation": validation_data,
                 "given": self.validation_ == "given"}
 
     def _internal_validation(self, X, y, rng):
@@ -575,14 +569,10 @@ class MNP(TorchDetector):
         """The end-to-end training: ``members`` trainings from the same pretrained network and
         prototypes, each with its own batches, their weights averaged into one network (a
         "model soup"; one member: a plain training). On the fixed schedule (no validation
-        split) the ``swa_epochs`` switch averages each member's weights over its last epochs.
-        With the ``refit`` switch and an internal validation split, each member is then
-        retrained from the pretrained state on every row (held-out ones included) for the
-        number of epochs the split chose."""
-        n, refit = int(self.recipe_["members"]), bool(self.recipe_["refit"])
-        refit = refit and data.get("all") is not None
+        split) the ``swa_epochs`` switch averages each member's weights over its last epochs."""
+        n = int(self.recipe_["members"])
         swa = int(self.recipe_["swa_epochs"]) if data.get("validation") is None else 0
-        if n == 1 and not refit and not swa:
+        if n == 1 and not swa:
             return super()._train(data, rng)
         start = copy.deepcopy(self.net_.state_dict())
         rngs = [rng] if n == 1 else [np.random.default_rng(int(s))
@@ -593,27 +583,12 @@ class MNP(TorchDetector):
             own = {k: v for k, v in data.items() if k not in ("prev", "lam", "swa")}
             if swa:
                 own["swa"] = {"from": self._n_epochs(None) - swa, "states": []}
-            hist = super()._train(own, r)
-            history += [{**h, "member": m} for h in hist]
+            history += [{**h, "member": m} for h in super()._train(own, r)]
             if swa:
                 self.net_.load_state_dict(_average(own["swa"]["states"]))
-            if refit:
-                self.net_.load_state_dict(start)
-                own = {**data["all"], "validation": None}
-                hist = super()._train(own, r, n_epochs=self._chosen_epochs(hist))
-                history += [{**h, "member": m, "refit": True} for h in hist]
             states.append(copy.deepcopy(self.net_.state_dict()))
         self.net_.load_state_dict(_average(states))
         return history
-
-    def _chosen_epochs(self, hist):
-        """Epochs the validation split chose: the best epoch when the stopping rule restores
-        it (always, or on an early stop), else every epoch run."""
-        vals = [h["val_score"] for h in hist if "val_score" in h]
-        best = 1 + int(np.argmax(vals))
-        restore = self._stopping().get("restore", "best")
-        stopped = len(hist) < self._n_epochs(True)
-        return best if restore == "best" or stopped else len(hist)
 
     def _optimizer(self, params):
         return _adam(params, lr=self._param("lr"), weight_decay=self.weight_decay)
