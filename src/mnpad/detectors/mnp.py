@@ -174,10 +174,13 @@ _SWITCH_VALUES = {
     "unlabeled_draw": ("with_replacement", "without_replacement"),
     "stopping": ("ap", "authors"),
 }
+#: the integer switches and their smallest values
+_SWITCH_MINIMA = {"members": 1, "swa_epochs": 0}
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
-#: the authors' pretraining: noise, Adam lr / weight decay, steps per epoch, rows per step,
-#: maximum epochs, patience and minimum improvement of its early stopping
+#: the authors' pretraining: noise, Adam lr / weight decay, rows per step, patience and minimum
+#: improvement of its early stopping (steps per epoch: ``steps_per_epoch``; most epochs a stage:
+#: ``pretrain_epochs``)
 _LAYERWISE = {"noise": 0.05, "lr": 5e-3, "weight_decay": 5e-4, "batch": 8,
               "patience": 15, "min_delta": 1e-4}
 
@@ -198,10 +201,9 @@ def resolve_recipe(recipe):
     for k, v in over.items():
         if k not in out:
             raise ValueError(f"unknown recipe switch {k!r}; switches: {', '.join(sorted(out))}.")
-        if k in ("members", "swa_epochs") and not (isinstance(v, Integral) and v >= int(
-                k == "members")):
-            raise ValueError(f"recipe switch {k!r} must be an integer >= {int(k == 'members')};"
-                             f" got {v!r}.")
+        if k in _SWITCH_MINIMA and not (isinstance(v, Integral) and v >= _SWITCH_MINIMA[k]):
+            raise ValueError(f"recipe switch {k!r} must be an integer >= {_SWITCH_MINIMA[k]}; "
+                             f"got {v!r}.")
         if k in _SWITCH_VALUES and v not in _SWITCH_VALUES[k]:
             raise ValueError(f"recipe switch {k!r} must be one of {_SWITCH_VALUES[k]}; got {v!r}.")
         out[k] = v
