@@ -6,7 +6,11 @@ mean over those datasets; the best single detector (highest mean); the per-datas
 method with the best mean AP on each dataset, chosen with test labels); auto / best single and
 auto / oracle; and auto against its fallback (``devnet``) per dataset with the seed-to-seed sd.
 
-    python benchmarks/auto_acceptance.py --store benchmarks/results/auto/results.sqlite
+    python benchmarks/auto_acceptance.py --store benchmarks/results/auto/results.sqlite \
+        [--extra-store benchmarks/results/results.sqlite --extra-methods mnp]
+
+With ``--extra-store`` the methods named by ``--extra-methods`` come from that store instead
+(the main store holds the current default MNP's weak-protocol cells on the same split).
 """
 
 from __future__ import annotations
@@ -22,11 +26,25 @@ def main():
     ap.add_argument("--store", default="benchmarks/results/auto/results.sqlite")
     ap.add_argument("--metric", default="aucpr", choices=("aucpr", "aucpr_trapz", "aucroc"))
     ap.add_argument("--fallback", default="devnet")
+    ap.add_argument("--extra-store", default=None,
+                    help="a second store (e.g. benchmarks/results/results.sqlite) to take "
+                         "--extra-methods from: its weak-protocol cells of the same split "
+                         "(experiments 'ratios' and 'compare'), default parameters")
+    ap.add_argument("--extra-methods", nargs="*", default=["mnp"])
     args = ap.parse_args()
     con = sqlite3.connect(f"file:{args.store}?mode=ro", uri=True)
-    rows = con.execute(f"select dataset, method, setting, seed, {args.metric} from cells where "
-                       "experiment='ratios' and protocol='weak' and status='ok' and "
-                       "params='{}'").fetchall()
+    extra = set(args.extra_methods) if args.extra_store else set()
+    rows = [r for r in con.execute(
+        f"select dataset, method, setting, seed, {args.metric} from cells where "
+        "experiment='ratios' and protocol='weak' and status='ok' and params='{}'").fetchall()
+        if r[1] not in extra]
+    if args.extra_store:
+        con2 = sqlite3.connect(f"file:{args.extra_store}?mode=ro", uri=True)
+        marks = ",".join("?" * len(extra))
+        rows += con2.execute(
+            f"select dataset, method, setting, seed, {args.metric} from cells where "
+            "experiment in ('ratios', 'compare') and protocol='weak' and status='ok' and "
+            f"params='{{}}' and method in ({marks})", sorted(extra)).fetchall()
     data = {}
     for ds, m, setting, seed, v in rows:
         data.setdefault(setting, {}).setdefault(ds, {}).setdefault(m, {})[int(seed)] = v

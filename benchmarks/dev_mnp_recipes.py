@@ -41,6 +41,15 @@ CANDIDATES = {
     "authors_refit": {"base": "authors", "refit": True},  # retrain on all rows after the split
     "mnpad_swa_val": {"base": "mnpad", "swa_validation": True},  # SWA up to the chosen epoch
     "authors_plain_m3": {"base": "authors", "pretraining": "plain", "members": 3},
+    # label-free schedule: never hold labeled anomalies out (early_stopping=False), train the
+    # fixed schedule and average its last epochs' weights
+    "mnpad_fixed": ("mnpad", {"early_stopping": False}),
+    "mnpad_fixed20": ({"base": "mnpad", "fixed_epochs": 20, "swa_epochs": 15},
+                      {"early_stopping": False}),
+    # more labeled anomalies per step (the authors' 8 of 136 rows; DevNet uses half its batch)
+    "mnpad_ba32": {"base": "mnpad", "batch_size_anomaly": 32},
+    "mnpad_fixed20_ba32": ({"base": "mnpad", "fixed_epochs": 20, "swa_epochs": 15,
+                            "batch_size_anomaly": 32}, {"early_stopping": False}),
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
 
@@ -51,6 +60,9 @@ def run_one(protocol, ratio, dataset, split_seed, cand, seed):
     t = time.perf_counter()
     if CANDIDATES[cand] is None:
         det = get_detector(cand, random_state=seed)
+    elif isinstance(CANDIDATES[cand], tuple):
+        recipe, kwargs = CANDIDATES[cand]
+        det = MNP(recipe=recipe, random_state=seed, **kwargs)
     else:
         det = MNP(recipe=CANDIDATES[cand], random_state=seed)
     det.fit(sp.X_train, sp.y_train, validation_data=val)

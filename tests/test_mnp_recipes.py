@@ -210,3 +210,32 @@ def test_default_recipe_is_mnpad():
                                        "base": "mnpad"}
     with pytest.raises(ValueError, match="swa_epochs"):
         resolve_recipe({"base": "mnpad", "swa_epochs": -1})
+
+
+def test_mnp_adam_is_bit_identical_to_torch_fused_adam():
+    """MNP's ``_Adam`` (the functional fused update without the Optimizer class's per-step
+    bookkeeping) must give exactly torch.optim.Adam(fused=True)'s parameters, including a
+    parameter that has no gradient on some steps (no update, no step count: torch's rule)."""
+    from mnpad.detectors.mnp import _Adam
+
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.LeakyReLU(0.01), torch.nn.Linear(4, 2))
+    b = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.LeakyReLU(0.01), torch.nn.Linear(4, 2))
+    b.load_state_dict(a.state_dict())
+    extra_a, extra_b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3))
+    opt_a = _Adam(list(a.parameters()) + [extra_a], lr=5e-3, weight_decay=5e-4)
+    opt_b = torch.optim.Adam(list(b.parameters()) + [extra_b], lr=5e-3, weight_decay=5e-4,
+                             fused=True)
+    x = torch.randn(50, 8, 6)
+    for t in range(50):
+        for net, extra, opt in ((a, extra_a, opt_a), (b, extra_b, opt_b)):
+            loss = net(x[t]).pow(2).mean()
+            if t % 3 == 0:  # the extra parameter gets a gradient on every third step only
+                loss = loss + (extra * x[t, 0, :3]).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    for p, q in zip(list(a.parameters()) + [extra_a], list(b.parameters()) + [extra_b],
+                    strict=True):
+        assert torch.equal(p, q)
+    assert not torch.equal(extra_a, torch.ones(3))  # it was updated

@@ -18,6 +18,7 @@ import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from torch import nn
 from torch.nn import functional as F
+from torch.optim.adam import adam as _functional_adam
 
 from ..base import TorchDetector
 
@@ -112,12 +113,52 @@ class MNPNet(nn.Module):
         return out.eval()
 
 
+class _Adam:
+    """Adam with the fused kernel, called through ``torch.optim.adam.adam`` (the functional form
+    that ``torch.optim.Adam(fused=True).step`` itself calls, with the same arguments and the
+    same lazily created state), so the update is bit-identical to ``torch.optim.Adam(...,
+    fused=True)``. MNP's networks are tiny and its pretraining takes ~10,000 steps of 8 rows:
+    there the Optimizer class's per-step bookkeeping (hooks, profiler records, grad-mode
+    switches, the state lookup) costs about as much as the fused update itself. Skipping it
+    takes about a quarter off such a step on one CPU thread
+    (``benchmarks/bench_optimizer.py``: ratios measured in one run, and the bit-identity).
+    Only what ``TorchDetector._run_phase`` uses: ``zero_grad`` and ``step``."""
+
+    def __init__(self, params, lr, weight_decay=0.0):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.state = {}  # id(param) -> (step, exp_avg, exp_avg_sq), created at its first grad
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        params, grads, avgs, sqs, steps = [], [], [], [], []
+        for p in self.params:
+            if p.grad is None:  # as torch.optim.Adam: no gradient, no update, no step count
+                continue
+            st = self.state.get(id(p))
+            if st is None:
+                st = self.state[id(p)] = (torch.zeros((), dtype=torch.float32, device=p.device),
+                                          torch.zeros_like(p, memory_format=torch.preserve_format),
+                                          torch.zeros_like(p, memory_format=torch.preserve_format))
+            params.append(p)
+            grads.append(p.grad)
+            steps.append(st[0])
+            avgs.append(st[1])
+            sqs.append(st[2])
+        if params:
+            _functional_adam(params, grads, avgs, sqs, [], steps, foreach=False, fused=True,
+                             capturable=False, differentiable=False, has_complex=False,
+                             amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
+                             weight_decay=self.weight_decay, eps=1e-8, maximize=False)
+
+
 def _adam(params, lr, weight_decay=0.0):
-    """Adam with the fused kernel: MNP's networks are tiny, so each step's cost is mostly
-    per-parameter overhead, which the fused kernel removes (about 35 % less time per training
-    step of such a network on one CPU thread, measured as a ratio in one run); same update
-    rule, float rounding may differ."""
-    return torch.optim.Adam(params, lr=float(lr), weight_decay=float(weight_decay), fused=True)
+    """MNP's optimiser: Adam (fused kernel, ``_Adam``)."""
+    return _Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 def _average(states):
