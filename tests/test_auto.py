@@ -309,3 +309,14 @@ def test_cli_fit_method_auto_prints_the_choice(tmp_path, capsys):
     assert "held-out AUC (3 splits" in text
     pipe = mnpad.load(out)
     assert pipe.detector_.chosen_ == ["gbdt"]
+    # mnpad explain: Auto's score, the chosen member's score and training rank per row
+    rc = main(["explain", str(out), str(data), "--top", "3", "--out", str(tmp_path / "e.csv"),
+               "-q"])
+    capsys.readouterr()
+    assert rc == 0
+    exp = pd.read_csv(tmp_path / "e.csv")
+    assert list(exp.columns) == ["rank", "row", "score", "gbdt_score", "gbdt_rank"]
+    assert exp["rank"].tolist() == [1, 2, 3]
+    full = pipe.decision_function(df.drop(columns="flag"))
+    np.testing.assert_allclose(exp["score"], np.sort(full)[::-1][:3], rtol=1e-6)
+    assert (exp["gbdt_rank"].between(0, 1.01)).all()

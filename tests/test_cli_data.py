@@ -344,7 +344,7 @@ def test_pipeline_api_round_trip_and_other_detector(files, tmp_path):
     s = read_scores(out)
     assert list(s.columns) == ["tx", "score", "label"]
     np.testing.assert_allclose(s["score"], iso.decision_function(df))
-    assert_user_error(run("explain", tmp_path / "iso.mnpad", files["csv"]), "needs an MNP model")
+    assert_user_error(run("explain", tmp_path / "iso.mnpad", files["csv"]), "needs an MNP or auto model")
     iso.detector_.save(tmp_path / "bare.mnpad")  # a detector without preprocessing
     assert_user_error(run("score", tmp_path / "bare.mnpad", files["csv"], "--out",
                           tmp_path / "b.csv"), "bare IForest")

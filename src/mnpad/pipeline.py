@@ -266,7 +266,7 @@ class Pipeline(BaseEstimator):
                              f"{type(self.detector_).__name__}.")
 
     def explain(self, X, top_columns=3):
-        """Explain MNP scores row by row.
+        """Explain scores row by row (MNP and auto models).
 
         Parameters
         ----------
@@ -285,14 +285,53 @@ class Pipeline(BaseEstimator):
         (one-hot and missing-indicator features go back to their source column) divided by
         the number of encoded features, so contributions of all columns add up to
         ``recon_error``.
+
+        With an ``auto`` model (``Auto``): ``rank``, the id column, ``score`` and, per chosen
+        member, ``<member>_score`` and ``<member>_rank`` (the score's rank among that member's
+        training scores), so one sees which member flags the row; when the only member is MNP,
+        its columns above follow. Other detectors have no explanation (``ValueError``).
         """
-        self._require_mnp("explain")
+        self._check_fitted()
         if not (isinstance(top_columns, (int, np.integer)) and top_columns >= 1):
             raise ValueError(f"top_columns must be an int >= 1; got {top_columns!r}.")
+        if not self.is_mnp and self._members_explained() is None:
+            raise ValueError(f"explain needs an MNP or auto model; this one uses "
+                             f"{type(self.detector_).__name__}.")
         X = _frame(X)
         Z = self.transform(X)
-        out = self.detector_.explain(Z, top_features=1).drop(columns="top_features")
-        per = self.detector_.reconstruction_error(Z, per_feature=True)
+        if not self.is_mnp:
+            out = self._explain_members(Z, top_columns)
+        else:
+            out = self._explain_mnp(self.detector_, Z, top_columns)
+        rank = np.empty(len(out), np.int64)
+        rank[np.argsort(-out["score"].to_numpy(), kind="stable")] = np.arange(1, len(out) + 1)
+        out.insert(0, "rank", rank)
+        if self.id_column is not None and self.id_column in X.columns:
+            out.insert(1, self.id_column, X[self.id_column].to_numpy())
+        out.index = X.index
+        return out
+
+    def _members_explained(self):
+        """An ``Auto`` detector's members, or None for a detector without members."""
+        members = getattr(self.detector_, "members_", None)
+        return members if members and hasattr(self.detector_, "explain") else None
+
+    def _explain_members(self, Z, top_columns):
+        import pandas as pd
+
+        out = self.detector_.explain(Z)
+        members = self._members_explained()
+        keep = ["score"] + [c for c in out.columns if c.endswith(("_score", "_rank"))
+                            and c != "score"]
+        out = out[keep].reset_index(drop=True)
+        if len(members) == 1 and hasattr(members[0], "row_details"):
+            inner = self._explain_mnp(members[0], Z, top_columns).drop(columns="score")
+            out = pd.concat([out, inner.reset_index(drop=True)], axis=1)
+        return out
+
+    def _explain_mnp(self, det, Z, top_columns):
+        out = det.explain(Z, top_features=1).drop(columns="top_features")
+        per = det.reconstruction_error(Z, per_feature=True)
         cols = self.feature_columns_
         src = self.preprocessor_.source_columns_
         M = np.zeros((len(src), len(cols)), np.float64)
@@ -302,13 +341,7 @@ class Pipeline(BaseEstimator):
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
         out["top_columns"] = [", ".join(f"{cols[j]}:{contrib[i, j]:.4g}" for j in row)
                               for i, row in enumerate(top)]
-        rank = np.empty(len(out), np.int64)
-        rank[np.argsort(-out["score"].to_numpy(), kind="stable")] = np.arange(1, len(out) + 1)
-        out.insert(0, "rank", rank)
-        if self.id_column is not None and self.id_column in X.columns:
-            out.insert(1, self.id_column, X[self.id_column].to_numpy())
-        out.index = X.index
-        return out
+        return out.reset_index(drop=True)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path, overwrite=False):

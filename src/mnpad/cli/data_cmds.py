@@ -62,7 +62,7 @@ def add_parser(sub):
     _chunk_force(p)
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("explain", help="explain the top-N scored rows (MNP models)")
+    p = sub.add_parser("explain", help="explain the top-N scored rows (MNP and auto models)")
     _model_data(p)
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows to explain (default 10)")
     p.add_argument("--columns", type=int, default=3, metavar="K",
@@ -341,8 +341,8 @@ def cmd_explain(args):
     from ..io import TableWriter, check_output
 
     pipe = load_pipeline(args.model)
-    if not pipe.is_mnp:
-        raise ValueError(f"explain needs an MNP model; {args.model} uses "
+    if not pipe.is_mnp and pipe._members_explained() is None:
+        raise ValueError(f"explain needs an MNP or auto model; {args.model} uses "
                          f"{type(pipe.detector_).__name__}.")
     if args.top < 1 or args.columns < 1:
         raise ValueError("--top and --columns must be >= 1.")
