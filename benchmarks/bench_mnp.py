@@ -54,9 +54,11 @@ def fit_run(ds, protocol, seed):
     t = time.perf_counter()
     m = MNP(random_state=seed).fit(s.X_train, s.y_train, validation_data=val)
     fit_s = time.perf_counter() - t
+    recipe = m.recipe
     mem = probe.stop()
     r = evaluate(s.y_test, m.decision_function(s.X_test))
-    return {"dataset": ds, "protocol": protocol, "seed": seed, "fit_s": fit_s,
+    return {"dataset": ds, "protocol": protocol, "seed": seed, "recipe": recipe,
+            "threads": torch.get_num_threads(), "fit_s": fit_s,
             "peak_rss_mb": mem["peak_mem_mb"], "k": m.n_prototypes_,
             "epochs": sum(1 for h in m.history_ if h["phase"] == "train"), **r}
 
@@ -97,7 +99,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     cache_path = OUT / "mnp_runs.json"
-    runs = json.loads(cache_path.read_text()) if cache_path.exists() else []
+    cached = json.loads(cache_path.read_text()) if cache_path.exists() else []
+    # runs of an earlier default recipe (before issue 9 the cache had no recipe: 'paper') are
+    # kept in the file but neither reused nor reported
+    recipe = MNP().recipe
+    old = [r for r in cached if r.get("recipe", "paper") != recipe]
+    runs = [r for r in cached if r.get("recipe", "paper") == recipe]
     done = {(r["dataset"], r["protocol"], r["seed"]) for r in runs}
     g = gflops()
     print(f"float32 matmul: {g:.1f} GFLOP/s, torch threads {torch.get_num_threads()}", flush=True)
@@ -111,7 +118,7 @@ def main(argv=None):
                                   for k, v in r.items()}), flush=True)
                 runs.append(r)
                 tmp = cache_path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(runs, indent=1))
+                tmp.write_text(json.dumps(old + runs, indent=1))
                 tmp.replace(cache_path)
     n, d, thr = scoring_throughput()
     write_report(g, runs, n, d, thr)
@@ -121,7 +128,8 @@ def write_report(g, runs, n, d, thr):
     lines = ["# MNP benchmark (issue 2)", "",
              f"Machine: {platform.processor() or platform.machine()}, torch "
              f"{torch.__version__}, {torch.get_num_threads()} threads, mnpad "
-             f"{mnpad.__version__}. float32 matmul (2048^2): **{g:.1f} GFLOP/s**.",
+             f"{mnpad.__version__}, default recipe `{MNP().recipe}`. float32 matmul "
+             f"(2048^2): **{g:.1f} GFLOP/s**.",
              "Command: `OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_mnp.py`.", "",
              "Paper protocol (split seed 2024, 1 % labeled), seeds 42-46; `paper` = with the "
              "labeled validation split (early stopping), `weak` = without it (MNP's default "

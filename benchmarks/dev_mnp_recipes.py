@@ -50,6 +50,9 @@ CANDIDATES = {
     "mnpad_ba32": {"base": "mnpad", "batch_size_anomaly": 32},
     "mnpad_fixed20_ba32": ({"base": "mnpad", "fixed_epochs": 20, "swa_epochs": 15,
                             "batch_size_anomaly": 32}, {"early_stopping": False}),
+    # the default with a model soup of 3 end-to-end trainings (each with its own early stopping
+    # on the internal split, or the weight-averaged fixed schedule), weights averaged
+    "mnpad_m3": {"base": "mnpad", "members": 3},
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
 
