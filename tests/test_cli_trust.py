@@ -172,7 +172,10 @@ def _parts(folder):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_no_part_files_after_sigterm_or_sigkill(models, tmp_path, sig):
     csv = tmp_path / "big.csv"
-    frame(40_000, seed=2).to_csv(csv, index=False)
+    big = frame(40_000, seed=2)
+    big.to_csv(csv, index=False)
+    for _ in range(4):  # 200,000 rows: long enough that the signal lands mid-run on a fast machine
+        big.to_csv(csv, index=False, header=False, mode="a")
     out = tmp_path / "scores.csv"
     cmd = [str(BIN / "mnpad"), "score", str(models / "iforest.mnpad"), str(csv), "--out",
            str(out), "--chunk-size", "16"]
@@ -181,7 +184,8 @@ def test_no_part_files_after_sigterm_or_sigkill(models, tmp_path, sig):
     while not _parts(tmp_path) and time.time() < deadline and p.poll() is None:
         time.sleep(0.05)
     assert _parts(tmp_path), "scoring never started writing"
-    time.sleep(0.3)
+    time.sleep(0.1)
+    assert p.poll() is None, "scoring finished before the signal could be sent"
     p.send_signal(sig)
     _, err = p.communicate(timeout=60)
     if sig == signal.SIGTERM:
