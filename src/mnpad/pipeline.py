@@ -294,15 +294,21 @@ class Pipeline(BaseEstimator):
         self._check_fitted()
         if not (isinstance(top_columns, (int, np.integer)) and top_columns >= 1):
             raise ValueError(f"top_columns must be an int >= 1; got {top_columns!r}.")
-        if not self.is_mnp and self._members_explained() is None:
+        if not self.can_explain:
             raise ValueError(f"explain needs an MNP or auto model; this one uses "
                              f"{type(self.detector_).__name__}.")
         X = _frame(X)
         Z = self.transform(X)
-        if not self.is_mnp:
-            out = self._explain_members(Z, top_columns)
-        else:
-            out = self._explain_mnp(self.detector_, Z, top_columns)
+        # MNP: its own columns; Auto: its member columns, followed by MNP's when MNP is the
+        # only member (Auto.explain computes those already: only top_columns is added here)
+        out = self.detector_.explain(Z, top_features=1).drop(columns="top_features",
+                                                             errors="ignore")
+        members = getattr(self.detector_, "members_", None) or []
+        mnp = self.detector_ if self.is_mnp else (
+            members[0] if len(members) == 1 and hasattr(members[0], "row_details") else None)
+        if mnp is not None:
+            out["top_columns"] = self._top_columns(mnp, Z, top_columns)
+        out = out.reset_index(drop=True)
         rank = np.empty(len(out), np.int64)
         rank[np.argsort(-out["score"].to_numpy(), kind="stable")] = np.arange(1, len(out) + 1)
         out.insert(0, "rank", rank)
@@ -311,26 +317,17 @@ class Pipeline(BaseEstimator):
         out.index = X.index
         return out
 
-    def _members_explained(self):
-        """An ``Auto`` detector's members, or None for a detector without members."""
-        members = getattr(self.detector_, "members_", None)
-        return members if members and hasattr(self.detector_, "explain") else None
+    @property
+    def can_explain(self):
+        """Whether :meth:`explain` works: MNP, or a detector with members and ``explain``
+        (``Auto``)."""
+        self._check_fitted()
+        return self.is_mnp or (bool(getattr(self.detector_, "members_", None))
+                               and hasattr(self.detector_, "explain"))
 
-    def _explain_members(self, Z, top_columns):
-        import pandas as pd
-
-        out = self.detector_.explain(Z)
-        members = self._members_explained()
-        keep = ["score"] + [c for c in out.columns if c.endswith(("_score", "_rank"))
-                            and c != "score"]
-        out = out[keep].reset_index(drop=True)
-        if len(members) == 1 and hasattr(members[0], "row_details"):
-            inner = self._explain_mnp(members[0], Z, top_columns).drop(columns="score")
-            out = pd.concat([out, inner.reset_index(drop=True)], axis=1)
-        return out
-
-    def _explain_mnp(self, det, Z, top_columns):
-        out = det.explain(Z, top_features=1).drop(columns="top_features")
+    def _top_columns(self, det, Z, top_columns):
+        """Per row, the ``top_columns`` original columns contributing most to ``det``'s
+        reconstruction error, as ``"col:contribution, ..."``."""
         per = det.reconstruction_error(Z, per_feature=True)
         cols = self.feature_columns_
         src = self.preprocessor_.source_columns_
@@ -339,9 +336,8 @@ class Pipeline(BaseEstimator):
         contrib = (per.astype(np.float64) @ M) / max(len(src), 1)
         k = min(int(top_columns), len(cols))
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
-        out["top_columns"] = [", ".join(f"{cols[j]}:{contrib[i, j]:.4g}" for j in row)
-                              for i, row in enumerate(top)]
-        return out.reset_index(drop=True)
+        return [", ".join(f"{cols[j]}:{contrib[i, j]:.4g}" for j in row)
+                for i, row in enumerate(top)]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path, overwrite=False):

@@ -341,7 +341,7 @@ def cmd_explain(args):
     from ..io import TableWriter, check_output
 
     pipe = load_pipeline(args.model)
-    if not pipe.is_mnp and pipe._members_explained() is None:
+    if not pipe.can_explain:
         raise ValueError(f"explain needs an MNP or auto model; {args.model} uses "
                          f"{type(pipe.detector_).__name__}.")
     if args.top < 1 or args.columns < 1:
