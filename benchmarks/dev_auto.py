@@ -83,21 +83,21 @@ def run_one(dataset, ratio, split_seed, seed, candidates=None):
         fit_time[n] = time.perf_counter() - t0
         train[n], test[n] = det.decision_scores_, det.decision_function(sp.X_test)
     rec["test_ap"] = {n: _ap(sp.y_test, test[n]) for n in names}
-    if os.environ.get("DEV_AUTO_SCORES"):  # keep the scores to try other rules offline
-        os.makedirs(os.environ["DEV_AUTO_SCORES"], exist_ok=True)
-        np.savez_compressed(
-            os.path.join(os.environ["DEV_AUTO_SCORES"],
-                         f"{dataset}_{ratio:g}_{split_seed}_{seed}.npz"),
-            y_test=sp.y_test, **{f"train_{n}": train[n] for n in names},
-            **{f"test_{n}": test[n] for n in names})
     rec["fit_time"] = fit_time
+    keep = {}
     if int(y.sum()) >= sel.MIN_LABELED_EVAL:
         rng = np.random.default_rng(seed)
         splits = sel.folds(y, min(3, int(y.sum())), rng)
         t0 = time.perf_counter()
         res = sel.evaluate(X, y, [(n, {}) for n in names], auto._make, splits, halving=False,
-                           base_seed=seed)
+                           base_seed=seed, keep_scores=True)
         rec["eval_time_no_halving"] = time.perf_counter() - t0
+        for r, yh in enumerate(res["holdout_y"]):  # per split: to judge combinations offline
+            keep[f"f{r}_y"] = yh
+            for n in names:
+                if res["holdout"][n][r] is not None:
+                    keep[f"f{r}_ho_{n}"] = res["holdout"][n][r]
+                    keep[f"f{r}_fit_{n}"] = res["fit_scores"][n][r]
         rec["internal"] = {m: res[m] for m in sel.METRICS}
         rec["errors"] = res["errors"]
         ok = [n for n in names if n not in res["errors"]]
@@ -120,6 +120,13 @@ def run_one(dataset, ratio, split_seed, seed, candidates=None):
                 f"rank2_{metric}": rank_mean(halved[:2]), f"rank3_{metric}": rank_mean(full[:3]),
             })
         rec["variants"]["rank_all"] = rank_mean(ok)
+    if os.environ.get("DEV_AUTO_SCORES"):  # keep the scores to try other rules offline
+        os.makedirs(os.environ["DEV_AUTO_SCORES"], exist_ok=True)
+        np.savez_compressed(
+            os.path.join(os.environ["DEV_AUTO_SCORES"],
+                         f"{dataset}_{ratio:g}_{split_seed}_{seed}.npz"),
+            y_test=sp.y_test, **{f"train_{n}": train[n] for n in names},
+            **{f"test_{n}": test[n] for n in names}, **keep)
     return rec
 
 
@@ -131,7 +138,7 @@ def _agg(values, how):
     return float(np.median(values) if how == "median" else np.mean(values))
 
 
-def variants(rec, train, test, y_test, subset=None):
+def variants(rec, train, test, y_test, subset=None, folds=None):
     """Test AP of each rule for using the internal scores (from the saved scores); ``subset``:
     only these candidates (the evaluation of the others is ignored, as if never run)."""
     from mnpad.detectors import _auto_select as sel
@@ -163,6 +170,47 @@ def variants(rec, train, test, y_test, subset=None):
             if how == "mean":
                 out[f"select_halving_{metric}"] = rec["test_ap"][halved[0]]
                 out[f"rank2_halving_{metric}"] = rank_mean(halved[:2])
+    if folds:
+        out.update(guard_rules(rec, ok, rank_mean, folds))
+    return out
+
+
+#: candidates that ignore the labels (for the rule that lets them in only alone)
+UNSUPERVISED = ("iforest",)
+
+
+def guard_rules(rec, ok, rank_mean, folds):
+    """Test AP of rules that decide whether the second-best candidate (by median held-out
+    AUC, Auto's ranking) joins the best in the rank average; needs the per-split scores."""
+    from mnpad.detectors import _auto_select as sel
+
+    n_splits = len([k for k in folds if k.endswith("_y") and k.startswith("f")])
+    res = {"holdout_y": [folds[f"f{r}_y"] for r in range(n_splits)],
+           "holdout": {n: [folds.get(f"f{r}_ho_{n}") for r in range(n_splits)] for n in ok},
+           "fit_scores": {n: [folds.get(f"f{r}_fit_{n}") for r in range(n_splits)] for n in ok}}
+    med = {m: {n: _agg(rec["internal"][m][n], "median") for n in ok} for m in sel.METRICS}
+    full = sorted(ok, key=lambda n: (-med["auc"][n], ok.index(n)))
+    best, second = full[0], full[1]
+    alone, pair = rec["test_ap"][best], rank_mean([best, second])
+    within = med["auc"][second] >= med["auc"][best] - sel.JOIN_TOLERANCE
+    comb = {m: float(np.median(v)) for m, v in sel.combined_measure(res, [best, second]).items()}
+    out = {"g_current": pair if within else alone}
+    # the unsupervised candidate only alone: it never joins, and a best one is not joined
+    if best in UNSUPERVISED:
+        out["g_unsup_alone"] = alone
+    else:
+        nxt = [n for n in full[1:] if n not in UNSUPERVISED
+               and med["auc"][n] >= med["auc"][best] - sel.JOIN_TOLERANCE]
+        out["g_unsup_alone"] = rank_mean([best, nxt[0]]) if nxt else alone
+    out["g_combo_auc"] = pair if comb["auc"] >= med["auc"][best] else alone
+    out["g_combo_ap"] = pair if comb["ap"] >= med["ap"][best] else alone
+    out["g_combo_both"] = (pair if comb["auc"] >= med["auc"][best] and comb["ap"]
+                           >= med["ap"][best] else alone)
+    out["g_combo_auc_tol"] = pair if within and comb["auc"] >= med["auc"][best] else alone
+    out["g_combo_ap_tol"] = pair if within and comb["ap"] >= med["ap"][best] else alone
+    for tol in (0.05, 0.1):
+        ok_ap = med["ap"][second] >= med["ap"][best] - tol
+        out[f"g_ap_tol{tol:g}"] = pair if within and ok_ap else alone
     return out
 
 
@@ -173,8 +221,9 @@ def _load_scores(folder, r):
         return None
     z = np.load(path)
     names = r["candidates"]
+    folds = {k: z[k] for k in z.files if k.startswith("f") and k[1:2].isdigit()}
     return ({n: z[f"train_{n}"] for n in names}, {n: z[f"test_{n}"] for n in names},
-            z["y_test"])
+            z["y_test"], folds or None)
 
 
 def summary(path, scores=None, subset=None):
@@ -189,7 +238,8 @@ def summary(path, scores=None, subset=None):
         for r in rows:
             got = _load_scores(scores, r)
             if got is not None and "internal" in r:
-                r["variants"] = variants(r, *got, subset=subset)
+                train, test, y_test, folds = got
+                r["variants"] = variants(r, train, test, y_test, subset=subset, folds=folds)
     out = []
     for ratio in sorted({float(r["ratio"]) for r in rows}, reverse=True):
         rs = [r for r in rows if float(r["ratio"]) == ratio]
@@ -223,16 +273,50 @@ def summary(path, scores=None, subset=None):
         out.append(f"\nRules on the {len(evald)} dataset(s) with >= 3 labeled anomalies "
                    f"(best single on them: {best}; oracle = best candidate per dataset by test "
                    "AP):\n")
-        out.append("| rule | " + " | ".join(evald) + " | mean | / best single | / oracle |")
-        out.append("|" + "---|" * (4 + len(evald)))
+        ref = "devnet" if "devnet" in names else None  # Auto's fallback: the 1 % item's bar
+        out.append("| rule | " + " | ".join(evald) + " | mean | / best single | / oracle |"
+                   + (f" worst run - {ref} |" if ref else ""))
+        out.append("|" + "---|" * (4 + len(evald) + bool(ref)))
         ref_best = np.mean([np.mean([g["test_ap"][best] for g in by_ds[d]]) for d in evald])
         ref_orc = np.mean([np.mean([max(g["test_ap"].values()) for g in by_ds[d]])
                            for d in evald])
         for v in vnames:
             vals = [np.mean([g["variants"][v] for g in by_ds[d]]) for d in evald]
             m = np.mean(vals)
+            gaps = [g["variants"][v] - g["test_ap"][ref] for d in evald for g in by_ds[d]]
+            worst = f" {min(gaps):+.3f} |" if ref else ""
             out.append(f"| {v} | " + " | ".join(f"{x:.3f}" for x in vals)
-                       + f" | **{m:.3f}** | {m / ref_best:.3f} | {m / ref_orc:.3f} |")
+                       + f" | **{m:.3f}** | {m / ref_best:.3f} | {m / ref_orc:.3f} |" + worst)
+    out.append(threshold_sweep(rows))
+    return "\n".join(out)
+
+
+def threshold_sweep(rows, rule="rank2_within0.1_auc_median", fallback="devnet",
+                    thresholds=(3, 6, 9, 12, 15)):
+    """Auto's default rule with the fallback below ``min_labeled`` labeled anomalies: mean test
+    AP over the datasets (runs with >= 3 labeled anomalies) and the worst run against the
+    fallback, per labeled ratio and threshold."""
+    out = [f"\n#### Fewest labeled anomalies for the evaluation (`min_labeled`): rule {rule}, "
+           f"{fallback} below it\n",
+           "| ratio | min_labeled | mean test AP | worst run - " + fallback
+           + " | runs that fell back | " + fallback + " alone |", "|---|---|---|---|---|---|"]
+    for ratio in sorted({float(r["ratio"]) for r in rows}, reverse=True):
+        rs = [r for r in rows if float(r["ratio"]) == ratio and "variants" in r
+              and rule in r["variants"]]
+        if not rs:
+            continue
+        ref = {}
+        for r in rs:
+            ref.setdefault(r["dataset"], []).append(r["test_ap"][fallback])
+        for t in thresholds:
+            by_ds, gaps = {}, []
+            for r in rs:
+                v = r["test_ap"][fallback] if r["n_labeled"] < t else r["variants"][rule]
+                by_ds.setdefault(r["dataset"], []).append(v)
+                gaps.append(v - r["test_ap"][fallback])
+            out.append(f"| {ratio:g} | {t} | {np.mean([np.mean(v) for v in by_ds.values()]):.3f}"
+                       f" | {min(gaps):+.3f} | {sum(r['n_labeled'] < t for r in rs)}/{len(rs)}"
+                       f" | {np.mean([np.mean(v) for v in ref.values()]):.3f} |")
     return "\n".join(out)
 
 

@@ -53,7 +53,7 @@ def _labeled_cluster(seed=0, n=600, d=6):
 
 def _auto(**kw):
     return Auto(**{"candidates": {k: FAST_CANDIDATES[k] for k in ("iforest", "gbdt")},
-                   "combine": "select", "random_state": 0, **kw})
+                   "combine": "select", "random_state": 0, "min_labeled": 3, **kw})
 
 
 _FITS = {}
@@ -124,11 +124,13 @@ def test_train_rank_is_monotone_and_continuous_beyond_the_training_range():
 
 def test_successive_halving_drops_the_worse_half():
     X, y, _ = _global_outliers()
-    auto = Auto(candidates=FAST_CANDIDATES, halving=True, random_state=0).fit(X, y)
+    auto = Auto(candidates=FAST_CANDIDATES, halving=True, random_state=0,
+                min_labeled=3).fit(X, y)
     evaluated = {n: sum(v is not None for v in s) for n, s in auto.cv_scores_.items()}
     # 3 candidates, at least 2 kept: one is dropped after the first split
     assert sorted(evaluated.values()) == [1, 3, 3]
-    no_halving = Auto(candidates=FAST_CANDIDATES, random_state=0, halving=False).fit(X, y)
+    no_halving = Auto(candidates=FAST_CANDIDATES, random_state=0, halving=False,
+                      min_labeled=3).fit(X, y)
     assert all(None not in s for s in no_halving.cv_scores_.values())
     # survivors' split scores are the same with and without halving (seeds do not depend on it)
     for n, k in evaluated.items():
@@ -148,7 +150,7 @@ def test_determinism_same_seed_identical():
 # ---------------------------------------------------------------------------- persistence
 def test_persistence_and_pickle_of_a_combination(tmp_path):
     X, y, _ = _global_outliers()
-    auto = Auto(candidates=FAST_CANDIDATES, random_state=0).fit(X, y)  # combine='rank'
+    auto = Auto(candidates=FAST_CANDIDATES, random_state=0, min_labeled=3).fit(X, y)  # 'rank'
     assert len(auto.members_) == 2
     path = tmp_path / "auto.mnpad"
     auto.save(path)
@@ -170,14 +172,16 @@ def test_persistence_and_pickle_of_a_combination(tmp_path):
 
 
 # ---------------------------------------------------------------------------- fallback
-@pytest.mark.parametrize("n_labeled", [1, 2])
+@pytest.mark.parametrize("n_labeled", [1, 2, 8])
 def test_fallback_with_too_few_labeled_anomalies(n_labeled):
+    """Below min_labeled (default 9) the held-out verdict would rest on 1-2 anomalies a fold."""
     X, _, _ = _global_outliers()
     y = np.zeros(len(X), int)
     y[:n_labeled] = 1
     auto = Auto(candidates=FAST_CANDIDATES, fallback="devnet", random_state=0).fit(X, y)
     assert auto.chosen_ == ["devnet"] and auto.n_splits_ == 0
     assert f"{n_labeled} labeled anomal" in auto.fallback_reason_
+    assert "min_labeled=9" in auto.fallback_reason_
     assert "fallback 'devnet'" in auto.fallback_reason_
     assert auto.cv_scores_ == {}
     assert any("fallback" in line for line in auto.summary_lines())
@@ -199,6 +203,28 @@ def test_three_labeled_anomalies_are_evaluated_one_per_split():
         assert y[ho_idx].sum() == 1 and y[fit_idx].sum() == 2
         assert len(np.intersect1d(fit_idx, ho_idx)) == 0
         assert len(fit_idx) + len(ho_idx) == len(y)
+
+
+def test_combined_measure_judges_a_rank_average_on_the_same_held_out_rows():
+    """The held-out measure of a 'combination' of one member is that member's own (ranks among
+    its fit-part scores are monotone); a pair is measured on the same rows and labels."""
+    X, y, _ = _global_outliers()
+    specs = [(n, FAST_CANDIDATES[n]) for n in ("iforest", "gbdt")]
+    splits = sel.folds(y, 3, np.random.default_rng(0))
+    maker = _auto()
+    maker.device_ = "cpu"
+    res = sel.evaluate(X, y, specs, maker._make, splits, halving=False, keep_scores=True)
+    for r, (fit_idx, ho_idx) in enumerate(splits):
+        np.testing.assert_array_equal(res["holdout_y"][r], y[ho_idx])
+        assert len(res["fit_scores"]["gbdt"][r]) == len(fit_idx)
+        assert len(res["holdout"]["gbdt"][r]) == len(ho_idx)
+    for n, _ in specs:
+        alone = sel.combined_measure(res, [n])
+        np.testing.assert_allclose(alone["auc"], res["auc"][n], atol=1e-12)
+    pair = sel.combined_measure(res, ["iforest", "gbdt"])
+    assert all(0.0 <= v <= 1.0 for v in pair["auc"] + pair["ap"])
+    assert "holdout" not in sel.evaluate(X, y, specs[:1], maker._make, splits[:1],
+                                         halving=False)
 
 
 # ---------------------------------------------------------------------------- no test labels
@@ -280,6 +306,11 @@ def test_explain_delegates_to_a_chosen_mnp():
 def test_bad_candidates_fail_before_fitting(candidates, msg):
     with pytest.raises(ValueError, match=msg):
         Auto(candidates=candidates).fit(np.zeros((0, 3)), np.zeros(0))
+
+
+def test_min_labeled_below_three_is_refused():
+    with pytest.raises(ValueError, match="min_labeled"):
+        Auto(min_labeled=2).fit(np.zeros((0, 3)), np.zeros(0))
 
 
 def test_fallback_must_be_a_registered_detector():

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-__all__ = ["folds", "evaluate", "summarise", "ranking", "member_seed", "TrainRank",
-           "MIN_LABELED_EVAL", "METRICS", "JOIN_TOLERANCE"]
+__all__ = ["folds", "evaluate", "combined_measure", "summarise", "ranking",
+           "member_seed", "TrainRank", "MIN_LABELED_EVAL", "METRICS", "JOIN_TOLERANCE"]
 
 #: fewest labeled anomalies with which a split can hold one out and still train on two;
 #: with fewer, Auto uses its fallback detector
@@ -66,7 +66,7 @@ def _measure(y, s):
 
 
 def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=2, base_seed=0,
-             log=None):
+             log=None, keep_scores=False):
     """Internal evaluation of the candidates.
 
     Parameters
@@ -86,6 +86,11 @@ def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=
         Members' seeds derive from it (:func:`member_seed`).
     log : callable, optional
         ``log(message)`` for progress.
+    keep_scores : bool, default=False
+        Also return each candidate's scores per split: ``holdout`` (on the held-out rows) and
+        ``fit_scores`` (its ``decision_scores_`` on the fit part), name -> list per split
+        (None where not evaluated), so a combination of candidates can be judged on the same
+        held-out rows (:func:`combined_measure`).
 
     Returns
     -------
@@ -98,6 +103,7 @@ def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=
     found = {m: {n: [None] * len(splits) for n in names} for m in METRICS}
     ap = found[metric]
     fit_time = {n: 0.0 for n in names}
+    kept = {k: {n: [None] * len(splits) for n in names} for k in ("holdout", "fit_scores")}
     errors, eliminated = {}, {}
     alive = list(range(len(specs)))
     for r, (fit_idx, ho_idx) in enumerate(splits):
@@ -116,6 +122,9 @@ def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=
                 fit_time[name] += time.perf_counter() - t0
             for m, v in _measure(yh, s).items():
                 found[m][name][r] = v
+            if keep_scores:
+                kept["holdout"][name][r] = np.asarray(s, np.float64)
+                kept["fit_scores"][name][r] = np.asarray(det.decision_scores_, np.float64)
             if log is not None:
                 log(f"split {r + 1}/{len(splits)}: {name} AUC {found['auc'][name][r]:.4f} "
                     f"AP {found['ap'][name][r]:.4f}")
@@ -125,8 +134,29 @@ def evaluate(X, y, specs, make, splits, *, metric="auc", halving=True, min_keep=
             for i in order[keep:]:
                 eliminated[names[i]] = r
             alive = sorted(order[:keep])
-    return {**found, "score": ap, "fit_time": fit_time, "errors": errors,
-            "eliminated": eliminated}
+    out = {**found, "score": ap, "fit_time": fit_time, "errors": errors,
+           "eliminated": eliminated}
+    if keep_scores:
+        out.update(kept, holdout_y=[y[h] for _, h in splits])
+    return out
+
+
+def combined_measure(result, members):
+    """Held-out AUC and AP, per split, of the rank average of ``members`` (each member's
+    held-out scores ranked among its own fit-part scores, as the refitted combination ranks
+    them among its training scores); needs ``evaluate(..., keep_scores=True)``. A split where
+    a member was not evaluated gives None."""
+    out = {m: [] for m in METRICS}
+    for r, yh in enumerate(result["holdout_y"]):
+        parts = [(result["fit_scores"][n][r], result["holdout"][n][r]) for n in members]
+        if any(f is None for f, _ in parts):
+            for m in METRICS:
+                out[m].append(None)
+            continue
+        tot = sum(TrainRank(f)(h) for f, h in parts) / len(parts)
+        for m, v in _measure(yh, tot).items():
+            out[m].append(v)
+    return out
 
 
 def summarise(values):

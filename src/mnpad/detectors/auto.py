@@ -3,12 +3,12 @@
 No detector wins on every dataset, and a user of weak labels has no labeled validation split to
 find out which one wins on theirs. ``Auto`` finds out from the training data alone: it splits
 the labeled anomalies and the unlabeled rows into folds, fits each candidate on the other
-folds, and scores it by the average precision of the held-out labeled anomalies among the
-held-out unlabeled rows (successive halving keeps the cost down). It then refits the best
-candidate (``combine='select'``) or the ``top_k`` best, averaged by their ranks among their own
-training scores (``combine='rank'``), on all rows. With fewer than three labeled anomalies no
-split can hold one out: it fits the ``fallback`` detector and says so. ``docs/auto.md`` gives
-the measurements behind the defaults.
+folds, and scores it by how highly it ranks the held-out labeled anomalies among the
+held-out unlabeled rows (AUC by default; successive halving can cut the cost). It then refits
+the best candidate (``combine='select'``) or the ``top_k`` best, averaged by their ranks among
+their own training scores (``combine='rank'``), on all rows. With fewer than ``min_labeled``
+(9) labeled anomalies the held-out verdict is too noisy: it fits the ``fallback`` detector and
+says so. ``docs/auto.md`` gives the measurements behind the defaults.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ DEFAULT_CANDIDATES = ("iforest", "devnet", "gbdt", "prenet")
 #: detector fitted when there are too few labeled anomalies to evaluate (chosen on
 #: development splits, docs/auto.md)
 DEFAULT_FALLBACK = "devnet"
+#: fewest labeled anomalies for the held-out evaluation: with 9, each of 3 folds holds out at
+#: least 3; with fewer, one or two held-out anomalies decided a fold's verdict and the choice
+#: fell to a detector far below the fallback (development splits, docs/auto.md)
+DEFAULT_MIN_LABELED = 9
 
 
 def _registered_names():
@@ -67,8 +71,13 @@ class Auto(BaseDetector):
         candidates (at least ``max(2, top_k)``) is evaluated further. Cheaper, but one split's
         verdict is noisy with few labeled anomalies: off by default (docs/auto.md).
     fallback : str, default='devnet'
-        Registry name of the detector fitted when ``y`` has fewer than 3 labeled anomalies (no
-        fold could hold one out). Its parameters come from ``candidates`` when given there.
+        Registry name of the detector fitted when ``y`` has fewer than ``min_labeled`` labeled
+        anomalies. Its parameters come from ``candidates`` when given there.
+    min_labeled : int, default=9
+        Fewest labeled anomalies for the held-out evaluation (at least 3: a fold must hold one
+        out and train on two). With 9 and ``n_splits=3`` every fold holds out at least 3;
+        below it, a fold's verdict rests on one or two anomalies, and on development splits
+        that chose detectors far below the fallback (docs/auto.md).
     contamination : 'auto' or float, default='auto'
         Sets ``threshold_`` (on Auto's own scores).
     device : {'auto', 'cpu', 'cuda'}, default='auto'
@@ -125,11 +134,12 @@ class Auto(BaseDetector):
         "top_k": [Interval(Integral, 2, None, closed="left")],
         "halving": ["boolean"],
         "fallback": [StrOptions(set(_registered_names()))],
+        "min_labeled": [Interval(Integral, sel.MIN_LABELED_EVAL, None, closed="left")],
     }
 
     def __init__(self, *, candidates=None, n_splits=3, metric="auc", combine="rank", top_k=2,
-                 halving=False, fallback=DEFAULT_FALLBACK, contamination="auto", device="auto",
-                 random_state=None, verbose=False):
+                 halving=False, fallback=DEFAULT_FALLBACK, min_labeled=DEFAULT_MIN_LABELED,
+                 contamination="auto", device="auto", random_state=None, verbose=False):
         self.candidates = candidates
         self.n_splits = n_splits
         self.metric = metric
@@ -137,6 +147,7 @@ class Auto(BaseDetector):
         self.top_k = top_k
         self.halving = halving
         self.fallback = fallback
+        self.min_labeled = min_labeled
         self.contamination = contamination
         self.device = device
         self.random_state = random_state
@@ -197,11 +208,11 @@ class Auto(BaseDetector):
         self.candidate_errors_, self.candidate_fit_time_ = {}, {}
         self.cv_scores_, self.cv_median_, self.cv_results_ = {}, {}, {}
         self.eval_time_ = 0.0
-        if n_lab < sel.MIN_LABELED_EVAL:
+        if n_lab < int(self.min_labeled):
             self.fallback_reason_ = (
-                f"{n_lab} labeled anomal{'y' if n_lab == 1 else 'ies'}: too few to hold any "
-                f"out (the evaluation needs >= {sel.MIN_LABELED_EVAL}); fitted the fallback "
-                f"{self.fallback!r}")
+                f"{n_lab} labeled anomal{'y' if n_lab == 1 else 'ies'}: too few for the "
+                f"held-out evaluation (min_labeled={int(self.min_labeled)}); fitted the "
+                f"fallback {self.fallback!r}")
             self.n_splits_ = 0
             self.ranking_ = [self.fallback]
             chosen = [self.fallback]
