@@ -187,7 +187,6 @@ RECIPES = {
         "stopping": "ap",                    # validation AP, best epoch always restored
         "members": 1,                        # end-to-end trainings, weights averaged
         "swa_epochs": 0,                     # fixed schedule: average the last epochs' weights
-        "con_margin": None,                  # eq. 9 as written; a number: hinge (docs/mnp.md)
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
     "authors": {
@@ -204,7 +203,6 @@ RECIPES = {
         "stopping": "authors",               # (1-AUC-PR)+(1-AUC-ROC), delta 1e-4, restore on stop
         "members": 1,
         "swa_epochs": 0,
-        "con_margin": None,
     },
 }
 #: the default: the authors' recipe, plus weight averaging over the last 5 of the 6 epochs of the
@@ -246,10 +244,6 @@ def resolve_recipe(recipe):
             raise ValueError(f"unknown recipe switch {k!r}; switches: {', '.join(sorted(out))}.")
         if k in _SWITCH_MINIMA and not (isinstance(v, Integral) and v >= _SWITCH_MINIMA[k]):
             raise ValueError(f"recipe switch {k!r} must be an integer >= {_SWITCH_MINIMA[k]}; "
-                             f"got {v!r}.")
-        if k == "con_margin" and not (v is None or (isinstance(v, Real) and not isinstance(
-                v, bool) and 0 < v < 2)):
-            raise ValueError(f"recipe switch 'con_margin' must be None or a number in (0, 2); "
                              f"got {v!r}.")
         if k in _SWITCH_VALUES and v not in _SWITCH_VALUES[k]:
             raise ValueError(f"recipe switch {k!r} must be one of {_SWITCH_VALUES[k]}; got {v!r}.")
@@ -733,11 +727,7 @@ class MNP(TorchDetector):
             kl = p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())
             # KL(P || Q): averaged over the batch, or summed (authors, gradient through P)
             l_kl = kl.sum() if sw["kl"] == "sum" else kl.sum(1).mean()
-            gap = (w * smax_u).mean() - smax_a.mean()
-            if sw.get("con_margin") is None:  # eq. 9: never saturates (docs/mnp.md)
-                l_con = -F.logsigmoid(gap)
-            else:  # bounded: no pull once the gap reaches the margin
-                l_con = F.relu(float(sw["con_margin"]) - gap)
+            l_con = -F.logsigmoid((w * smax_u).mean() - smax_a.mean())
             l_np = l_con + l_kl
         else:
             l_np = zero
