@@ -211,6 +211,9 @@ def guard_rules(rec, ok, rank_mean, folds):
     for tol in (0.05, 0.1):
         ok_ap = med["ap"][second] >= med["ap"][best] - tol
         out[f"g_ap_tol{tol:g}"] = pair if within and ok_ap else alone
+    for frac in (0.25, 0.5):  # relative: the second's median AP at least frac x the best's
+        ok_ap = med["ap"][second] >= frac * med["ap"][best]
+        out[f"g_ap_rel{frac:g}"] = pair if within and ok_ap else alone
     return out
 
 
