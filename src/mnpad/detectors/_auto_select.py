@@ -25,8 +25,8 @@ import numpy as np
 __all__ = ["folds", "evaluate", "combined_measure", "summarise", "ranking",
            "member_seed", "TrainRank", "MIN_LABELED_EVAL", "METRICS", "JOIN_TOLERANCE"]
 
-#: fewest labeled anomalies with which a split can hold one out and still train on two;
-#: with fewer, Auto uses its fallback detector
+#: fewest labeled anomalies with which a split can hold one out and still train on two: the
+#: smallest ``min_labeled`` Auto accepts (its default is higher, see ``auto.DEFAULT_MIN_LABELED``)
 MIN_LABELED_EVAL = 3
 
 
