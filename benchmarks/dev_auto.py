@@ -214,6 +214,19 @@ def guard_rules(rec, ok, rank_mean, folds):
     for frac in (0.25, 0.5):  # relative: the second's median AP at least frac x the best's
         ok_ap = med["ap"][second] >= frac * med["ap"][best]
         out[f"g_ap_rel{frac:g}"] = pair if within and ok_ap else alone
+    # session 7, written down before splits 11-16 were run: compare the two *per fold* (both
+    # were judged on the same held-out rows, so the fold's difficulty cancels) instead of their
+    # medians taken separately
+    tol = sel.JOIN_TOLERANCE
+    diff = [a - b for a, b in zip(rec["internal"]["auc"][second], rec["internal"]["auc"][best],
+                                  strict=True)]
+    out["g_paired_median"] = pair if np.median(diff) >= -tol else alone
+    out["g_paired_all"] = pair if min(diff) >= -tol else alone
+    # the same ranking and tolerance on the mean of the folds' AUCs instead of the median
+    mean = {n: float(np.mean(rec["internal"]["auc"][n])) for n in ok}
+    by_mean = sorted(ok, key=lambda n: (-mean[n], ok.index(n)))
+    out["g_mean_tol"] = (rank_mean(by_mean[:2]) if mean[by_mean[1]] >= mean[by_mean[0]] - tol
+                         else rec["test_ap"][by_mean[0]])
     return out
 
 
