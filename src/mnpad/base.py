@@ -525,7 +525,8 @@ class TorchDetector(BaseDetector):
     # -- the loop
     def _run_phase(self, phase, n_epochs, optimizer, batches, loss, *, modules=None,
                    validation=None, patience=None, min_delta=1e-12, restore="best",
-                   clip_norm=None, epoch_start=None, epoch_end=None, desc=None):
+                   clip_norm=None, epoch_start=None, epoch_end=None, desc=None,
+                   backward=True):
         """Train for up to ``n_epochs`` epochs; returns the history rows of this phase.
 
         Each epoch calls ``epoch_start(epoch)``, draws ``batches(epoch)`` and takes one
@@ -538,6 +539,8 @@ class TorchDetector(BaseDetector):
         ``patience`` epochs without an improvement larger than ``min_delta``, and the best
         epoch's parameters of ``modules`` are restored (``restore='best'``: always;
         ``'on_stop'``: only when early stopping fires, else the last epoch is kept).
+        ``backward=False``: ``loss(batch)`` has set every parameter's ``.grad`` itself (a
+        hand-written backward pass), so the loop neither clears the gradients nor back-propagates.
         """
         import torch
         from tqdm.auto import tqdm
@@ -556,8 +559,9 @@ class TorchDetector(BaseDetector):
             sums, n = {}, 0
             for batch in batches(epoch):
                 out = loss(batch)
-                optimizer.zero_grad(set_to_none=True)
-                out["loss"].backward()
+                if backward:
+                    optimizer.zero_grad(set_to_none=True)
+                    out["loss"].backward()
                 if clip_norm:
                     torch.nn.utils.clip_grad_norm_(params, float(clip_norm))
                 optimizer.step()
