@@ -240,7 +240,7 @@ _SWITCH_VALUES = {
     "pretraining": ("plain", "layerwise"), "prototypes": ("normalised", "raw"),
     "weights": ("detached", "rescaled"), "kl": ("mean", "sum"), "dwa": ("epoch", "step"),
     "unlabeled_draw": ("with_replacement", "without_replacement"),
-    "stopping": ("ap", "authors", "loss"),
+    "stopping": ("ap", "authors"),
 }
 #: the integer switches and their smallest values
 _SWITCH_MINIMA = {"members": 1, "swa_epochs": 0}
@@ -671,17 +671,12 @@ class MNP(TorchDetector):
         return self.recipe_["max_epochs" if validation is not None else "fixed_epochs"]
 
     def _stopping(self):
-        if self.recipe_["stopping"] in ("authors", "loss"):
+        if self.recipe_["stopping"] == "authors":
             return {"min_delta": 1e-4, "restore": "on_stop"}
         return {}
 
     def _validation_score(self, X_val, y_val):
         s = self._score(X_val)
-        if self.recipe_["stopping"] == "loss":  # the held-out L_score (eq. 12), class-balanced
-            p = torch.sigmoid(torch.as_tensor(s, dtype=torch.float32))
-            y = torch.as_tensor(np.asarray(y_val) == 1)
-            loss = F.smooth_l1_loss(p, y.float(), reduction="none")
-            return -float(loss[~y].mean() + loss[y].mean())
         if self.recipe_["stopping"] == "authors":  # their EarlyStopping on the sigmoid score
             from ..metrics import aucpr_trapz, aucroc
 
