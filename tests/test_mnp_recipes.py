@@ -126,10 +126,9 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
-    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
-    "cross_members")))
-# pretraining and stopping: tests below; members, cross_members and swa_epochs are not parts
-# of the package (tested below)
+    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs")))
+# pretraining and stopping: tests below; members and swa_epochs are not parts of the package
+# (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
     """Flipping any one switch of the package changes the fit (a part that silently stops
     doing anything fails here)."""

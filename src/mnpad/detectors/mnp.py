@@ -213,7 +213,6 @@ RECIPES = {
         "unlabeled_draw": "with_replacement",
         "stopping": "ap",                    # validation AP, best epoch always restored
         "members": 1,                        # end-to-end trainings, weights averaged
-        "cross_members": False,              # with an internal split: each member its own split
         "swa_epochs": 0,                     # fixed schedule: average the last epochs' weights
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
@@ -230,7 +229,6 @@ RECIPES = {
         "unlabeled_draw": "without_replacement",
         "stopping": "authors",               # (1-AUC-PR)+(1-AUC-ROC), delta 1e-4, restore on stop
         "members": 1,
-        "cross_members": False,
         "swa_epochs": 0,
     },
 }
@@ -243,7 +241,6 @@ _SWITCH_VALUES = {
     "weights": ("detached", "rescaled"), "kl": ("mean", "sum"), "dwa": ("epoch", "step"),
     "unlabeled_draw": ("with_replacement", "without_replacement"),
     "stopping": ("ap", "authors"),
-    "cross_members": (False, True),
 }
 #: the integer switches and their smallest values
 _SWITCH_MINIMA = {"members": 1, "swa_epochs": 0}
@@ -482,12 +479,11 @@ class MNP(TorchDetector):
     def _setup(self, X, y, rng, validation_data):
         self.recipe_ = resolve_recipe(self.recipe)
         self.validation_ = "given" if validation_data is not None else "none"
-        X_all, y_all = X, y
         if validation_data is None:
             X, y, validation_data = self._internal_validation(X, y, rng)
         Xu_np = X[y == 0]
         return {"Xu_np": Xu_np, "Xu": self._tensor(Xu_np), "Xa": self._tensor(X[y == 1]),
-                "validation": validation_data, "all": (X_all, y_all),
+                "validation": validation_data,
                 "given": self.validation_ == "given"}
 
     def _internal_validation(self, X, y, rng):
@@ -654,14 +650,9 @@ class MNP(TorchDetector):
         rngs = [rng] if n == 1 else [np.random.default_rng(int(s))
                                      for s in rng.integers(2**63 - 1, size=n)]
         states, history = [], []
-        cross = (self.recipe_["cross_members"] and n > 1 and not data["given"]
-                 and data.get("validation") is not None)
         for m, r in enumerate(rngs):
             self.net_.load_state_dict(start)
             own = {k: v for k, v in data.items() if k not in ("prev", "lam", "swa")}
-            if cross and m:  # its own internal split: other labeled anomalies held out
-                Xm, ym, own["validation"] = self._internal_validation(*data["all"], r)
-                own["Xu"], own["Xa"] = self._tensor(Xm[ym == 0]), self._tensor(Xm[ym == 1])
             if swa:
                 own["swa"] = {"from": self._n_epochs(None) - swa, "states": []}
             history += [{**h, "member": m} for h in super()._train(own, r)]
