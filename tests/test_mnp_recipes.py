@@ -265,3 +265,18 @@ def test_pretraining_backward_by_hand_equals_autograd(dims):
     for (gw, gb), lin in zip(ref, layers, strict=True):
         assert torch.allclose(lin.weight.grad, gw, rtol=1e-5, atol=1e-7)
         assert torch.allclose(lin.bias.grad, gb, rtol=1e-5, atol=1e-7)
+
+
+def test_pretraining_chain_is_the_stacked_autoencoder():
+    """The layer-wise pretraining's fine-tuning stage trains the chain e1, e2, d1, d2 (each
+    followed by LeakyReLU): it must be exactly ``net.decoder(net.encoder(x))``, or the stage
+    would train something other than the network's autoencoder."""
+    from mnpad.detectors.mnp import MNPNet
+
+    torch.manual_seed(2)
+    net = MNPNet(7, 5, 3, 2, 4, True, 1.0)
+    x = torch.randn(9, 7)
+    out = x
+    for lin in (net.encoder[0], net.encoder[2], net.decoder[0], net.decoder[2]):
+        out = torch.nn.functional.leaky_relu(lin(out), 0.01)
+    assert torch.equal(out, net.decoder(net.encoder(x)))

@@ -567,8 +567,9 @@ class MNP(TorchDetector):
         def act(t):
             return F.leaky_relu(t, 0.01)
 
-        def stage(name, modules, forward, x_in, x_target, x_ref, layers):
-            opt = _adam([q for m in modules for q in m.parameters()], lr=p["lr"],
+        def stage(name, layers, x_in, x_target, x_ref):
+            """``layers`` (Linear, each followed by act) trained to map x_in to x_target."""
+            opt = _adam([q for m in layers for q in m.parameters()], lr=p["lr"],
                         weight_decay=p["weight_decay"])
             n = x_in.shape[0]
 
@@ -577,29 +578,30 @@ class MNP(TorchDetector):
                                         device=x_in.device)
                         for _ in range(int(self.steps_per_epoch))]
 
-            def loss(b):  # forward(t) is the chain of ``layers``, each followed by act
+            def loss(b):
                 return {"loss": _chain_mse_step(layers, x_in[b], x_target[b])}
 
             def val():
                 with torch.no_grad():
-                    return -F.mse_loss(forward(x_ref), x_ref).item()
+                    out = x_ref
+                    for lin in layers:
+                        out = act(lin(out))
+                    return -F.mse_loss(out, x_ref).item()
 
             hist = self._run_phase("pretrain", self._pretrain_epochs(200), opt, batches, loss,
-                                   modules=modules, validation=val, patience=p["patience"],
+                                   modules=layers, validation=val, patience=p["patience"],
                                    min_delta=p["min_delta"], restore="on_stop",
                                    desc=f"MNP pretrain {name}", backward=False)
             return [{**h, "stage": name} for h in hist]
 
         noisy = Xu + p["noise"] * torch.randn_like(Xu)
-        history = stage("dae1", [e1, d2], lambda t: act(d2(act(e1(t)))), noisy, Xu, ref,
-                        [e1, d2])
+        history = stage("dae1", [e1, d2], noisy, Xu, ref)
         with torch.no_grad():
             h1, h1_ref = act(e1(Xu)), act(e1(ref))
         noisy = h1 + p["noise"] * torch.randn_like(h1)
-        history += stage("dae2", [e2, d1], lambda t: act(d1(act(e2(t)))), noisy, h1, h1_ref,
-                         [e2, d1])
-        history += stage("finetune", [net.encoder, net.decoder],
-                         lambda t: net.decoder(net.encoder(t)), Xu, Xu, ref, [e1, e2, d1, d2])
+        history += stage("dae2", [e2, d1], noisy, h1, h1_ref)
+        # the stacked autoencoder: net.decoder(net.encoder(t)), i.e. these four, each with act
+        history += stage("finetune", [e1, e2, d1, d2], Xu, Xu, ref)
         return history
 
     def _pretrain_epochs(self, auto):
