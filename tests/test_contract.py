@@ -149,6 +149,42 @@ def test_determinism_dataframe_and_global_rng(name):
     np.testing.assert_array_equal(est.decision_function(df), ref)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_training_runs_on_one_thread_and_restores_the_count(name):
+    """Detectors that train a network do it on one torch intra-op thread (float rounding
+    depends on the thread count: a fitted network must not depend on the machine's cores),
+    and the caller's thread count is restored after ``fit``, also after a failed one."""
+    import torch
+
+    from mnpad.base import TorchDetector
+
+    cls = cls_of(name)
+    trains = issubclass(cls, TorchDetector) and cls._fit_threads is not None
+    seen = []
+    det = make(name)
+    inner = det._fit
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return inner(*args, **kwargs)
+
+    det._fit = spy
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        det.fit(X, Y)
+        assert seen == [1 if trains else 2], seen
+        assert torch.get_num_threads() == 2
+        det._fit = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom"))
+        with pytest.raises(RuntimeError, match="boom"):
+            det.fit(X, Y)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    if name == "mnp":
+        assert trains
+
+
 # ---------------------------------------------------------------------------- batch independence
 @pytest.mark.parametrize("name", NAMES)
 def test_batch_independence(name):

@@ -73,6 +73,8 @@ class BaseDetector(BaseEstimator):
     _fitted_arrays: tuple = ()
     #: names of fitted attributes (JSON-able) saved by persistence, besides the common ones
     _fitted_json: tuple = ()
+    #: torch intra-op threads during ``fit`` (restored afterwards); None: left as they are
+    _fit_threads = None
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, validation_data=None):
@@ -124,7 +126,7 @@ class BaseDetector(BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         t0 = time.perf_counter()
-        with _torch_seeded(int(rng.integers(2**62))):
+        with _torch_seeded(int(rng.integers(2**62)), threads=self._fit_threads):
             self._fit(X, y, rng, validation_data)
         self.fit_time_ = time.perf_counter() - t0
         self._fitted = True
@@ -322,11 +324,30 @@ def _jsonable(v):
 
 
 @contextlib.contextmanager
-def _torch_seeded(seed):
+def _torch_seeded(seed, threads=None):
     """Seed torch inside a forked RNG state, so the global RNG is left as it was.
 
     On CUDA, deterministic algorithms are switched on for the fit and restored afterwards.
+    ``threads``: torch's intra-op thread count for the fit (``torch.set_num_threads``),
+    restored afterwards; None leaves it alone.
     """
+    import torch
+
+    saved_threads = torch.get_num_threads()
+    if threads is not None and threads != saved_threads:
+        torch.set_num_threads(int(threads))
+    else:
+        saved_threads = None
+    try:
+        with _torch_rng_and_determinism(seed):
+            yield
+    finally:
+        if saved_threads is not None:
+            torch.set_num_threads(saved_threads)
+
+
+@contextlib.contextmanager
+def _torch_rng_and_determinism(seed):
     import torch
 
     cuda = torch.cuda.is_available()
@@ -427,6 +448,11 @@ class TorchDetector(BaseDetector):
 
     #: scoring chunk size, fixed so that a row's score never depends on the caller's batching
     _score_chunk = 4096
+    #: training runs on one intra-op thread (restored after ``fit``): torch's float rounding
+    #: depends on the thread count, so a fitted network would otherwise differ between
+    #: machines with different core counts; these networks are too small for a second thread
+    #: to pay (docs/mnp.md, "Reproducibility" and "Speed"). Scoring keeps every thread.
+    _fit_threads = 1
     #: early-stop on ``validation_data`` when it is given (``patience`` epochs, best restored)
     uses_validation = False
 

@@ -222,6 +222,9 @@ class DIF(SklearnStateMixin, TorchDetector):
         z = (raw.astype(np.float64) - self.rep_mean_[e]) / self.rep_scale_[e]
         return np.tanh(z).astype(np.float32)
 
+    #: no training: its fit is forward passes over every row, like scoring (all threads)
+    _fit_threads = None
+
     def _fit(self, X, y, rng, validation_data):
         """Not trained: random networks, per-member scalers and isolation forests (this
         replaces TorchDetector's training template)."""

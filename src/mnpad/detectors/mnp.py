@@ -122,6 +122,10 @@ class _Adam:
     switches, the state lookup) costs about as much as the fused update itself. Skipping it
     takes about a quarter off such a step on one CPU thread
     (``benchmarks/bench_optimizer.py``: ratios measured in one run, and the bit-identity).
+    On the CPU the step calls the fused kernel (``torch._fused_adam_``) directly, as that
+    function does for one group of CPU float32 tensors (MNP's parameters always are one),
+    skipping its per-step grouping of the tensors by device and dtype; the functional form is
+    the fallback. A test checks the bit-identity with ``torch.optim.Adam(fused=True)``.
     Only what ``TorchDetector._run_phase`` uses: ``zero_grad`` and ``step``."""
 
     def __init__(self, params, lr, weight_decay=0.0):
@@ -149,11 +153,25 @@ class _Adam:
             steps.append(st[0])
             avgs.append(st[1])
             sqs.append(st[2])
-        if params:
-            _functional_adam(params, grads, avgs, sqs, [], steps, foreach=False, fused=True,
-                             capturable=False, differentiable=False, has_complex=False,
-                             amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
-                             weight_decay=self.weight_decay, eps=1e-8, maximize=False)
+        if not params:
+            return
+        if _FUSED_OP is not None and params[0].device.type == "cpu":
+            # what torch.optim.adam._fused_adam does for one CPU float32 group (MNP's params
+            # are all one): count the step, then the fused kernel, same arguments
+            torch._foreach_add_(steps, 1)
+            _FUSED_OP(params, grads, avgs, sqs, [], steps, amsgrad=False, lr=self.lr,
+                      beta1=0.9, beta2=0.999, weight_decay=self.weight_decay, eps=1e-8,
+                      maximize=False, grad_scale=None, found_inf=None)
+            return
+        _functional_adam(params, grads, avgs, sqs, [], steps, foreach=False, fused=True,
+                         capturable=False, differentiable=False, has_complex=False,
+                         amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
+                         weight_decay=self.weight_decay, eps=1e-8, maximize=False)
+
+
+#: the fused Adam kernel ``torch.optim.Adam(fused=True)`` ends in (None if a torch lacks it: then
+#: the functional form is called)
+_FUSED_OP = getattr(torch, "_fused_adam_", None)
 
 
 def _adam(params, lr, weight_decay=0.0):
