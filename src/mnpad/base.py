@@ -15,6 +15,7 @@ import contextlib
 import copy
 import math
 import os
+import threading
 import time
 from numbers import Integral, Real
 
@@ -328,22 +329,41 @@ def _torch_seeded(seed, threads=None):
     """Seed torch inside a forked RNG state, so the global RNG is left as it was.
 
     On CUDA, deterministic algorithms are switched on for the fit and restored afterwards.
-    ``threads``: torch's intra-op thread count for the fit (``torch.set_num_threads``),
-    restored afterwards; None leaves it alone.
+    ``threads``: torch's intra-op thread count for the fit (:func:`_torch_threads`); None
+    leaves it alone.
     """
+    with _torch_threads(threads), _torch_rng_and_determinism(seed):
+        yield
+
+
+#: fits inside ``_torch_threads`` now (all threads of the process) and the count before them
+_THREADS_LOCK = threading.Lock()
+_THREADS = {"depth": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def _torch_threads(n):
+    """``torch.set_num_threads(n)`` for the block; the count from before is restored when the
+    last block still running in this process ends (torch's setting is per process: fits running
+    concurrently in threads of one process share it, and the first one's end must not restore
+    it under the others). None: no change."""
+    if n is None:
+        yield
+        return
     import torch
 
-    saved_threads = torch.get_num_threads()
-    if threads is not None and threads != saved_threads:
-        torch.set_num_threads(int(threads))
-    else:
-        saved_threads = None
+    with _THREADS_LOCK:
+        if _THREADS["depth"] == 0:
+            _THREADS["saved"] = torch.get_num_threads()
+        _THREADS["depth"] += 1
+        torch.set_num_threads(int(n))  # also in this thread (OpenMP keeps a count per thread)
     try:
-        with _torch_rng_and_determinism(seed):
-            yield
+        yield
     finally:
-        if saved_threads is not None:
-            torch.set_num_threads(saved_threads)
+        with _THREADS_LOCK:
+            _THREADS["depth"] -= 1
+            if _THREADS["depth"] == 0:
+                torch.set_num_threads(_THREADS["saved"])
 
 
 @contextlib.contextmanager
