@@ -76,7 +76,8 @@ CANDIDATES = {
     "mnpad_stopauc": {"base": "mnpad", "internal_stopping": "auroc"},
     # on the internal split, the weights averaged over the epochs the stopping rule restores
     # +- 2 (at lr 5e-3 the trajectory oscillates and the held-out criterion of 3-14 anomalies
-    # among contaminated rows hardly tells epochs apart: one epoch is an arbitrary pick)
+    # among contaminated rows hardly tells epochs apart: one epoch is an arbitrary pick); the
+    # switch was removed after the study (docs/mnp.md)
     "mnpad_swawin": {"base": "mnpad", "swa_window": 2},
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }

@@ -126,10 +126,9 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
-    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
-    "swa_window")))
-# pretraining and stopping: tests below; members, swa_epochs and swa_window are not parts of the
-# package (tested below)
+    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs")))
+# pretraining and stopping: tests below; members and swa_epochs are not parts of the package
+# (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
     """Flipping any one switch of the package changes the fit (a part that silently stops
     doing anything fails here)."""
@@ -193,30 +192,6 @@ def test_swa_averages_the_last_epochs_on_the_fixed_schedule(task):
         Xtr, y, validation_data=val)
     b = MNP(recipe=PACKAGE, random_state=2, **kw).fit(Xtr, y, validation_data=val)
     np.testing.assert_array_equal(a.decision_function(Xte), b.decision_function(Xte))
-
-
-def test_swa_window_averages_around_the_restored_epoch_on_the_internal_split(task):
-    Xtr, y, _, Xte, yte = task
-    kw = dict(random_state=4, **{**TINY, "epochs": 6, "patience": 2, "early_stopping": "auto"})
-    a = MNP(recipe={**PACKAGE, "swa_window": 1}, **kw).fit(Xtr, y)
-    b = MNP(recipe=PACKAGE, **kw).fit(Xtr, y)
-    assert a.validation_.startswith("internal")
-    assert not np.array_equal(a.decision_function(Xte), b.decision_function(Xte))
-    # with validation_data given nothing changes
-    val = (Xte, yte)
-    a = MNP(recipe={**PACKAGE, "swa_window": 1}, **kw).fit(Xtr, y, validation_data=val)
-    b = MNP(recipe=PACKAGE, **kw).fit(Xtr, y, validation_data=val)
-    np.testing.assert_array_equal(a.decision_function(Xte), b.decision_function(Xte))
-    # the window: the epoch the authors' rule restores (the best when stopping fired, else
-    # the last) +- swa_window, clipped to the epochs run
-    m = MNP(recipe={**PACKAGE, "swa_window": 2}, patience=3)
-    m.recipe_ = resolve_recipe(m.recipe)
-    rows = [{"val_score": v} for v in (-1.0, -0.5, -0.6, -0.7, -0.8)]  # best 1, stopped at 4
-    assert m._swa_window(rows, 2) == (0, 3)
-    rows = [{"val_score": v} for v in (-1.0, -0.9, -0.8, -0.7)]  # still improving: the last
-    assert m._swa_window(rows, 2) == (1, 3)
-    rows = [{"val_score": v} for v in (-1.0, -0.99995, -1.2, -1.3, -1.4)]  # within min_delta
-    assert m._swa_window(rows, 1) == (0, 1)
 
 
 def test_members_are_averaged_into_one_network(task):

@@ -11,7 +11,6 @@ clustering loss (eq. 8) and a contrastive loss (eq. 9-10) on the prototypes, and
 from __future__ import annotations
 
 import copy
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -233,7 +232,6 @@ RECIPES = {
         "stopping": "ap",                    # validation AP, best epoch always restored
         "members": 1,                        # end-to-end trainings, weights averaged
         "swa_epochs": 0,                     # fixed schedule: average the last epochs' weights
-        "swa_window": 0,                     # internal split: average epochs best +- this
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
     "authors": {
@@ -250,7 +248,6 @@ RECIPES = {
         "stopping": "authors",               # (1-AUC-PR)+(1-AUC-ROC), delta 1e-4, restore on stop
         "members": 1,
         "swa_epochs": 0,
-        "swa_window": 0,
     },
 }
 #: the default: the authors' recipe, plus weight averaging over the last 5 of the 6 epochs of the
@@ -264,7 +261,7 @@ _SWITCH_VALUES = {
     "stopping": ("ap", "authors"),
 }
 #: the integer switches and their smallest values
-_SWITCH_MINIMA = {"members": 1, "swa_epochs": 0, "swa_window": 0}
+_SWITCH_MINIMA = {"members": 1, "swa_epochs": 0}
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
 #: the authors' pretraining: noise, Adam lr / weight decay, rows per step, patience and minimum
@@ -667,9 +664,7 @@ class MNP(TorchDetector):
         split) the ``swa_epochs`` switch averages each member's weights over its last epochs."""
         n = int(self.recipe_["members"])
         swa = int(self.recipe_["swa_epochs"]) if data.get("validation") is None else 0
-        internal = data.get("validation") is not None and not data.get("given")
-        win = int(self.recipe_["swa_window"]) if internal else 0
-        if n == 1 and not swa and not win:
+        if n == 1 and not swa:
             return super()._train(data, rng)
         start = copy.deepcopy(self.net_.state_dict())
         rngs = [rng] if n == 1 else [np.random.default_rng(int(s))
@@ -678,32 +673,14 @@ class MNP(TorchDetector):
         for m, r in enumerate(rngs):
             self.net_.load_state_dict(start)
             own = {k: v for k, v in data.items() if k not in ("prev", "lam", "swa")}
-            if swa or win:  # win: every epoch's weights, the window is known at the end
-                own["swa"] = {"from": self._n_epochs(None) - swa if swa else 0, "states": []}
-            hist = super()._train(own, r)
-            history += [{**h, "member": m} for h in hist]
+            if swa:
+                own["swa"] = {"from": self._n_epochs(None) - swa, "states": []}
+            history += [{**h, "member": m} for h in super()._train(own, r)]
             if swa:
                 self.net_.load_state_dict(_average(own["swa"]["states"]))
-            if win:
-                lo, hi = self._swa_window(hist, win)
-                self.net_.load_state_dict(_average(own["swa"]["states"][lo:hi + 1]))
             states.append(copy.deepcopy(self.net_.state_dict()))
         self.net_.load_state_dict(_average(states))
         return history
-
-    def _swa_window(self, hist, win):
-        """Epoch indices (first, last) averaged by ``swa_window``: the epoch the stopping rule
-        restores (the best, when early stopping fired; else the last) +- ``win``."""
-        st = {"min_delta": 1e-12, **self._stopping()}
-        best, best_i, wait = -math.inf, len(hist) - 1, 0
-        for i, h in enumerate(hist):
-            if h["val_score"] > best + st["min_delta"]:
-                best, best_i, wait = h["val_score"], i, 0
-            else:
-                wait += 1
-        stopped = wait >= int(self.patience)
-        centre = best_i if stopped or st.get("restore", "best") == "best" else len(hist) - 1
-        return max(centre - win, 0), min(centre + win, len(hist) - 1)
 
     def _optimizer(self, params):
         return _adam(params, lr=self._param("lr"), weight_decay=self.weight_decay)
