@@ -80,7 +80,8 @@ CANDIDATES = {
     # switch was removed after the study (docs/mnp.md)
     "mnpad_swawin": {"base": "mnpad", "swa_window": 2},
     # on the internal split, the end-to-end lr decayed by 0.85 per epoch (5e-3 -> ~1e-3 by
-    # epoch 10): the later epochs stop oscillating, so the restored epoch is less arbitrary
+    # epoch 10): the later epochs stop oscillating, so the restored epoch is less arbitrary;
+    # the switch was removed after the study (docs/mnp.md)
     "mnpad_lrdecay": {"base": "mnpad", "lr_decay": 0.85},
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }

@@ -126,10 +126,9 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
-    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
-    "lr_decay")))
-# pretraining and stopping: tests below; members, swa_epochs and lr_decay are not parts of the
-# package (tested below)
+    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs")))
+# pretraining and stopping: tests below; members and swa_epochs are not parts of the package
+# (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
     """Flipping any one switch of the package changes the fit (a part that silently stops
     doing anything fails here)."""
@@ -192,19 +191,6 @@ def test_swa_averages_the_last_epochs_on_the_fixed_schedule(task):
     a = MNP(recipe={**PACKAGE, "swa_epochs": 2}, random_state=2, **kw).fit(
         Xtr, y, validation_data=val)
     b = MNP(recipe=PACKAGE, random_state=2, **kw).fit(Xtr, y, validation_data=val)
-    np.testing.assert_array_equal(a.decision_function(Xte), b.decision_function(Xte))
-
-
-def test_lr_decay_applies_only_on_the_internal_split(task):
-    Xtr, y, _, Xte, yte = task
-    kw = dict(random_state=4, **{**TINY, "epochs": 4, "patience": 2, "early_stopping": "auto"})
-    a = MNP(recipe={**PACKAGE, "lr_decay": 0.5}, **kw).fit(Xtr, y)
-    b = MNP(recipe=PACKAGE, **kw).fit(Xtr, y)
-    assert a.validation_.startswith("internal")
-    assert not np.array_equal(a.decision_function(Xte), b.decision_function(Xte))
-    val = (Xte, yte)
-    a = MNP(recipe={**PACKAGE, "lr_decay": 0.5}, **kw).fit(Xtr, y, validation_data=val)
-    b = MNP(recipe=PACKAGE, **kw).fit(Xtr, y, validation_data=val)
     np.testing.assert_array_equal(a.decision_function(Xte), b.decision_function(Xte))
 
 

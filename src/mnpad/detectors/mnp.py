@@ -232,7 +232,6 @@ RECIPES = {
         "stopping": "ap",                    # validation AP, best epoch always restored
         "members": 1,                        # end-to-end trainings, weights averaged
         "swa_epochs": 0,                     # fixed schedule: average the last epochs' weights
-        "lr_decay": 1.0,                     # internal split: end-to-end lr x this per epoch
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
     "authors": {
@@ -249,7 +248,6 @@ RECIPES = {
         "stopping": "authors",               # (1-AUC-PR)+(1-AUC-ROC), delta 1e-4, restore on stop
         "members": 1,
         "swa_epochs": 0,
-        "lr_decay": 1.0,
     },
 }
 #: the default: the authors' recipe, plus weight averaging over the last 5 of the 6 epochs of the
@@ -666,8 +664,6 @@ class MNP(TorchDetector):
         split) the ``swa_epochs`` switch averages each member's weights over its last epochs."""
         n = int(self.recipe_["members"])
         swa = int(self.recipe_["swa_epochs"]) if data.get("validation") is None else 0
-        internal = data.get("validation") is not None and not data.get("given")
-        data["lr_decay"] = float(self.recipe_["lr_decay"]) if internal else 1.0
         if n == 1 and not swa:
             return super()._train(data, rng)
         start = copy.deepcopy(self.net_.state_dict())
@@ -687,8 +683,7 @@ class MNP(TorchDetector):
         return history
 
     def _optimizer(self, params):
-        self._opt = _adam(params, lr=self._param("lr"), weight_decay=self.weight_decay)
-        return self._opt
+        return _adam(params, lr=self._param("lr"), weight_decay=self.weight_decay)
 
     def _n_epochs(self, validation):
         if self.epochs != "auto":
@@ -713,8 +708,6 @@ class MNP(TorchDetector):
 
     def _epoch_start(self, epoch, data):
         data["epoch"] = epoch
-        if data.get("lr_decay", 1.0) != 1.0:
-            self._opt.lr = float(self._param("lr")) * data["lr_decay"] ** epoch
         prev = data.setdefault("prev", [])  # per-epoch mean losses, for DWA
         if "lam" not in data:
             data["lam"] = torch.ones(3, device=data["Xu"].device)  # DWA weights (eq. 13)
@@ -826,7 +819,6 @@ class MNP(TorchDetector):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_inference_cache", None)  # derived from net_, rebuilt on demand
-        state.pop("_opt", None)  # the training's optimiser
         return state
 
     def row_details(self, X):
