@@ -10,7 +10,8 @@ Reports
   straightforward eager forward pass of the same network, measured in the same run.
 
 Resumable: each finished fit is cached in ``benchmarks/results/mnp_runs.json``; rerunning skips
-them (``--fresh``: refit all, e.g. to re-time the same recipe after a speed change). Writes ``benchmarks/results/mnp_benchmark.md``.
+them (``--fresh``: refit all, e.g. to re-time the same recipe after a speed change). Writes
+``benchmarks/results/mnp_benchmark.md``.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_mnp.py [--datasets pendigits bac] [--seeds 42 ...]
 """
