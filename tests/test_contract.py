@@ -150,6 +150,48 @@ def test_determinism_dataframe_and_global_rng(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_concurrent_fits_in_threads_are_reproducible(name):
+    """Fits running at the same time in threads of one process (joblib's threading backend,
+    Dask's default scheduler) give the scores of a fit alone: each draws from its own torch
+    generator, never from torch's global one, which another thread here keeps reseeding and
+    drawing from."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    def new(seed):
+        return cls_of(name)(**fast_params(name, random_state=seed))
+
+    ref = {s: new(s).fit(X, Y).decision_scores_ for s in (0, 1, 2)}
+    stop = threading.Event()
+
+    def hammer():  # a user's thread that uses torch's global RNG meanwhile
+        i = 0
+        while not stop.is_set():
+            torch.manual_seed(i)
+            torch.rand(64)
+            i += 1
+
+    start = threading.Barrier(4)
+
+    def fit(seed):
+        start.wait()
+        return seed, new(seed).fit(X, Y).decision_scores_
+
+    noise = threading.Thread(target=hammer)
+    noise.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(fit, (0, 1, 2, 0)))
+    finally:
+        stop.set()
+        noise.join()
+    for seed, scores in got:
+        np.testing.assert_array_equal(scores, ref[seed], err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_training_runs_on_one_thread_and_restores_the_count(name):
     """Detectors that train a network do it on one torch intra-op thread (float rounding
     depends on the thread count: a fitted network must not depend on the machine's cores),
@@ -201,7 +243,11 @@ def test_persistence_roundtrip(name, tmp_path):
     est = fitted(name)
     path = tmp_path / "model.mnpad"
     est.save(path)
+    import torch
+
+    torch_state = torch.random.get_rng_state().clone()
     back = mnpad.load(path)
+    assert torch.equal(torch.random.get_rng_state(), torch_state), "load touched torch's RNG"
     assert type(back) is type(est)
     np.testing.assert_array_equal(back.decision_function(X), est.decision_function(X))
     np.testing.assert_array_equal(back.decision_scores_, est.decision_scores_)

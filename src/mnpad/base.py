@@ -127,8 +127,12 @@ class BaseDetector(BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         t0 = time.perf_counter()
-        with _torch_seeded(int(rng.integers(2**62)), threads=self._fit_threads):
-            self._fit(X, y, rng, validation_data)
+        with _torch_seeded(int(rng.integers(2**62)), threads=self._fit_threads) as gen:
+            self._torch_gen = gen  # the fit's own torch generator (see _torch_seeded)
+            try:
+                self._fit(X, y, rng, validation_data)
+            finally:
+                del self._torch_gen
         self.fit_time_ = time.perf_counter() - t0
         self._fitted = True
         self.decision_scores_ = self._score_checked(X)
@@ -326,13 +330,63 @@ def _jsonable(v):
 
 @contextlib.contextmanager
 def _torch_seeded(seed, threads=None):
-    """Seed torch inside a forked RNG state, so the global RNG is left as it was.
+    """A local torch generator seeded with ``seed`` for a fit (yielded); torch's global RNG is
+    not used.
 
-    On CUDA, deterministic algorithms are switched on for the fit and restored afterwards.
+    Every random draw of a fit comes from this generator: network initialisation through
+    :func:`_torch_rng_from`, other draws with ``generator=``. So fits running concurrently in
+    threads of one process do not share a random stream and stay reproducible. On CUDA,
+    deterministic algorithms are switched on for the fit and restored afterwards.
     ``threads``: torch's intra-op thread count for the fit (:func:`_torch_threads`); None
     leaves it alone.
     """
-    with _torch_threads(threads), _torch_rng_and_determinism(seed):
+    with _torch_threads(threads), _torch_determinism():
+        import torch
+
+        yield torch.Generator().manual_seed(seed % (2**63 - 1))
+
+
+def _random_functions():
+    """torch's random functions that take ``generator=`` but are often called without it."""
+    import torch
+
+    T = torch.Tensor
+    return frozenset([T.uniform_, T.normal_, T.random_, T.bernoulli_, T.exponential_,
+                      T.cauchy_, T.log_normal_, T.geometric_, torch.rand, torch.randn,
+                      torch.randint, torch.randperm, torch.rand_like, torch.randn_like,
+                      torch.randint_like, torch.normal, torch.bernoulli, torch.multinomial,
+                      torch.poisson])
+
+
+@contextlib.contextmanager
+def _torch_rng_from(gen):
+    """Make the random draws of the block (module construction: ``nn.Linear``'s default
+    initialisation and ``nn.init`` take no generator when called without one) come from
+    ``gen`` instead of torch's global generator.
+
+    A torch function mode injects ``generator=gen`` into every random function called without
+    one. Torch's mode stack is per thread, so other threads, and their use of the global
+    generator, are unaffected; the draws are exactly those the block would make after
+    ``torch.manual_seed`` with ``gen``'s seed and state (same functions, same order, same
+    stream). ``gen=None``: a throwaway generator (networks whose initial values are replaced at
+    once, e.g. when a saved model is loaded). For the block only: the mode's dispatch through
+    Python costs time on every torch call.
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    gen = torch.Generator() if gen is None else gen
+    random = _random_functions()
+
+    class LocalGenerator(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = dict(kwargs or {})
+            # nn.init passes generator=None explicitly; the tensor methods get it added
+            if kwargs.get("generator", 0) is None or (func in random and "generator" not in kwargs):
+                kwargs["generator"] = gen
+            return func(*args, **kwargs)
+
+    with LocalGenerator():
         yield
 
 
@@ -367,19 +421,17 @@ def _torch_threads(n):
 
 
 @contextlib.contextmanager
-def _torch_rng_and_determinism(seed):
+def _torch_determinism():
+    """On CUDA, deterministic kernels for the block (restored afterwards); on the CPU nothing."""
     import torch
 
     cuda = torch.cuda.is_available()
-    devices = list(range(torch.cuda.device_count())) if cuda else []
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     if cuda:  # deterministic CUDA kernels for the fit (cuBLAS needs this workspace setting)
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed % (2**63 - 1))
-            yield
+        yield
     finally:
         if cuda:
             torch.use_deterministic_algorithms(was_deterministic)
@@ -446,7 +498,7 @@ class TorchDetector(BaseDetector):
 
         data = self._setup(X, y, rng, validation_data)    # tensors, draws made before the network
         self.arch_ = self._architecture(X, y)              # network sizes (JSON)
-        self.net_ = self._build_network(**self.arch_)      # a module-level nn.Module class
+        self.net_ = self._new_network()                    # _build_network(**arch_): nn.Module
         history = self._before_training(data, rng)         # e.g. autoencoder pretraining
         history += self._run_phase("train", ...)           # epochs of _batches + _batch_loss
 
@@ -488,6 +540,23 @@ class TorchDetector(BaseDetector):
     def _build_network(self, **arch):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _new_network(self, loading=False):
+        """``_build_network(**arch_)`` on the device, its initial values drawn from the fit's
+        own generator (:func:`_torch_rng_from`); ``loading``: from a throwaway stream (the
+        values are replaced by the saved ones)."""
+        with _torch_rng_from(None if loading else self._torch_gen):
+            net = self._build_network(**self.arch_)
+        return net.to(self._device())
+
+    def _randn(self, like):
+        """Standard normal noise shaped like ``like`` from the fit's own generator (drawn on
+        the CPU: on the CPU the same values as ``torch.randn_like`` after ``torch.manual_seed``
+        with the generator's seed and state)."""
+        import torch
+
+        return torch.randn(like.shape, generator=self._torch_gen, dtype=like.dtype).to(
+            like.device)
+
     def _tensor(self, X):
         import torch
 
@@ -505,7 +574,7 @@ class TorchDetector(BaseDetector):
     def _fit(self, X, y, rng, validation_data):
         data = self._setup(X, y, rng, validation_data)
         self.arch_ = self._architecture(X, y)
-        self.net_ = self._build_network(**self.arch_).to(self._device())
+        self.net_ = self._new_network()
         history = self._before_training(data, rng)
         history += self._train(data, rng)
         self.history_ = history
@@ -708,7 +777,7 @@ class TorchDetector(BaseDetector):
 
         super()._set_fitted_state(state, arrays, blobs)
         self.arch_ = state["arch_"]
-        self.net_ = self._build_network(**self.arch_).to(self._device())
+        self.net_ = self._new_network(loading=True)
         sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
         try:
             self.net_.load_state_dict(sd, strict=True)

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from .._validation import IntTuple
-from ..base import TorchDetector
+from ..base import TorchDetector, _torch_rng_from
 
 __all__ = ["DeepSVDD", "svdd_network"]
 
@@ -161,7 +161,9 @@ class DeepSVDD(TorchDetector):
 
         Xt, history = data["Xt"], []
         if int(self.pretrain_epochs) > 0:
-            dec = svdd_network(**self.arch_, decoder=True).to(Xt.device)
+            with _torch_rng_from(self._torch_gen):  # its initial values: the fit's generator
+                dec = svdd_network(**self.arch_, decoder=True)
+            dec = dec.to(Xt.device)
             opt = self._optimizer(list(self.net_.parameters()) + list(dec.parameters()))
             history = self._pretrain_autoencoder(
                 lambda x: dec(self.net_(x)), Xt, int(self.pretrain_epochs), opt,

@@ -235,7 +235,7 @@ class DIF(SklearnStateMixin, TorchDetector):
         E, R = int(self.n_ensemble), int(self.rep_dim)
         self.arch_ = {"n_features": int(X.shape[1]), "hidden": [int(v) for v in self.hidden_dims],
                       "rep_dim": R, "n_ensemble": E, "activation": str(self.activation)}
-        self.net_ = self._build_network(**self.arch_).to(self._device())
+        self.net_ = self._new_network()  # (zeros: the weights are drawn below)
         with torch.no_grad():  # N(0, 1) weights from the local generator
             for w in self.net_.weights:
                 w.copy_(torch.as_tensor(rng.standard_normal(tuple(w.shape), dtype=np.float32)))

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.optim.adam import adam as _functional_adam
 
-from ..base import TorchDetector
+from ..base import TorchDetector, _torch_rng_from
 
 __all__ = ["MNP"]
 
@@ -92,7 +92,7 @@ class MNPNet(nn.Module):
         bit-identical wherever it sits in a batch (BLAS rounding can depend on alignment).
         """
         enc0 = self.encoder[0]
-        with torch.random.fork_rng(devices=[]):  # its random init is overwritten: keep the RNG
+        with _torch_rng_from(None):  # its random init is overwritten: a throwaway stream
             out = MNPNet(self.n_features, enc0.out_features, self.latent,
                          self.prototypes.shape[0], self.scorer[0].out_features, self.use_decoder,
                          self.alpha, pad_to=multiple)
@@ -557,7 +557,7 @@ class MNP(TorchDetector):
         if k != self.arch_["n_prototypes"]:
             state = {n: v for n, v in self.net_.state_dict().items() if n != "prototypes"}
             self.arch_["n_prototypes"] = k
-            self.net_ = self._build_network(**self.arch_).to(self._device())
+            self.net_ = self._new_network()
             self.net_.load_state_dict({**state, "prototypes": self.net_.prototypes.detach()})
         with torch.no_grad():
             self.net_.prototypes.copy_(torch.as_tensor(centers, dtype=torch.float32))
@@ -612,11 +612,11 @@ class MNP(TorchDetector):
                                    desc=f"MNP pretrain {name}", backward=False)
             return [{**h, "stage": name} for h in hist]
 
-        noisy = Xu + p["noise"] * torch.randn_like(Xu)
+        noisy = Xu + p["noise"] * self._randn(Xu)
         history = stage("dae1", [e1, d2], noisy, Xu, ref)
         with torch.no_grad():
             h1, h1_ref = act(e1(Xu)), act(e1(ref))
-        noisy = h1 + p["noise"] * torch.randn_like(h1)
+        noisy = h1 + p["noise"] * self._randn(h1)
         history += stage("dae2", [e2, d1], noisy, h1, h1_ref)
         # the stacked autoencoder: net.decoder(net.encoder(t)), i.e. these four, each with act
         history += stage("finetune", [e1, e2, d1, d2], Xu, Xu, ref)
