@@ -83,6 +83,12 @@ CANDIDATES = {
     # epoch 10): the later epochs stop oscillating, so the restored epoch is less arbitrary;
     # the switch was removed after the study (docs/mnp.md)
     "mnpad_lrdecay": {"base": "mnpad", "lr_decay": 0.85},
+    # session 9: no internal split; 3 epochs; mean TrainRank of the 3 epoch snapshots
+    "mnpad_snap3": {"base": "mnpad", "snapshots": 3, "swa_epochs": 0},
+    # the snapshots only where the internal split would hold out fewer than 10 labeled
+    # anomalies; otherwise the internal split and early stopping, as before
+    "mnpad_hybrid": {"base": "mnpad", "snapshots": 3, "swa_epochs": 0, "snapshot_below": 10},
+    "mnpad": "mnpad",
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
 

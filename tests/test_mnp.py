@@ -163,10 +163,13 @@ def test_pendigits_paper_protocol_floor():
 
 def test_internal_validation_without_validation_data(task):
     Xtr, y, *_ = task  # 10 labeled anomalies: 2 held out with validation_fraction=0.2
+    # (the default recipe holds out only from 10 held-out anomalies on: snapshots below)
     kw = dict(random_state=0, epochs=4, patience=2, pretrain_epochs=1, steps_per_epoch=4,
-              n_prototypes=2)
+              n_prototypes=2, recipe="authors")
     m = MNP(**kw).fit(Xtr, y)
     assert m.validation_.startswith("internal (2 labeled anomalies")
+    d = MNP(**{**kw, "recipe": "mnpad"}).fit(Xtr, y)
+    assert d.validation_ == "none" and d.snapshots_used_
     assert all("val_score" in h for h in m.history_ if h["phase"] == "train")
     off = MNP(early_stopping=False, **kw).fit(Xtr, y)
     assert off.validation_ == "none"

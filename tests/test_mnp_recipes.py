@@ -126,9 +126,10 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
-    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs")))
-# pretraining and stopping: tests below; members and swa_epochs are not parts of the package
-# (tested below)
+    "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
+    "snapshots", "snapshot_below")))
+# pretraining and stopping: tests below; members, swa_epochs and the snapshots are not parts of
+# the package (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
     """Flipping any one switch of the package changes the fit (a part that silently stops
     doing anything fails here)."""
@@ -206,8 +207,8 @@ def test_members_are_averaged_into_one_network(task):
 
 def test_default_recipe_is_mnpad():
     assert MNP().recipe == "mnpad"
-    assert resolve_recipe("mnpad") == {**resolve_recipe("authors"), "swa_epochs": 5,
-                                       "base": "mnpad"}
+    assert resolve_recipe("mnpad") == {**resolve_recipe("authors"), "snapshots": 3,
+                                       "snapshot_below": 10, "base": "mnpad"}
     with pytest.raises(ValueError, match="swa_epochs"):
         resolve_recipe({"base": "mnpad", "swa_epochs": -1})
 
@@ -280,3 +281,78 @@ def test_pretraining_chain_is_the_stacked_autoencoder():
     for lin in (net.encoder[0], net.encoder[2], net.decoder[0], net.decoder[2]):
         out = torch.nn.functional.leaky_relu(lin(out), 0.01)
     assert torch.equal(out, net.decoder(net.encoder(x)))
+
+
+def test_snapshot_rank_ensemble(task, tmp_path):
+    """snapshots=k without a validation split: no labeled anomaly is held out, and the score is
+    the mean over the networks at the ends of the last k epochs of a row's rank among that
+    network's scores of the training rows. A run stopped after epoch j is exactly the longer
+    run at the end of epoch j (same draws), so the ensemble can be rebuilt from plain fits."""
+    from mnpad.detectors._auto_select import TrainRank
+
+    Xtr, y, _, Xte, _ = task
+    kw = {**TINY, "epochs": 3, "early_stopping": "auto"}
+    m = MNP(recipe={**PACKAGE, "snapshots": 3}, random_state=5, **kw).fit(Xtr, y)
+    assert m.snapshots_used_ and m.validation_ == "none" and len(m.snapshot_states_) == 3
+    ranks = []
+    for e in (1, 2, 3):
+        p = MNP(recipe=PACKAGE, random_state=5, **{**TINY, "epochs": e}).fit(Xtr, y)
+        ranks.append(TrainRank(p.decision_function(Xtr))(p.decision_function(Xte)))
+    scores = m.decision_function(Xte)
+    np.testing.assert_allclose(scores, np.mean(ranks, 0), rtol=0, atol=1e-12)
+    assert m.row_details(Xte)["score"].tolist() == scores.tolist()
+    assert m.explain(Xte)["score"].tolist() == scores.tolist()
+    # a row's score does not depend on the other rows scored with it
+    np.testing.assert_array_equal(m.decision_function(Xte[5:12]), scores[5:12])
+    # deterministic, and saved with its snapshots
+    again = MNP(recipe={**PACKAGE, "snapshots": 3}, random_state=5, **kw).fit(Xtr, y)
+    np.testing.assert_array_equal(again.decision_function(Xte), scores)
+    path = tmp_path / "snap.mnpad"
+    m.save(path)
+    back = mnpad.load(path)
+    np.testing.assert_array_equal(back.decision_function(Xte), scores)
+    assert back.snapshots_used_ and len(back.snapshot_states_) == 3
+    # with a validation split the stopping rule decides: no snapshots
+    v = MNP(recipe={**PACKAGE, "snapshots": 3}, random_state=5, **kw).fit(
+        Xtr, y, validation_data=(Xte, task[4]))
+    assert not v.snapshots_used_ and v.snapshot_states_ is None
+
+
+def test_snapshot_file_that_does_not_match_is_refused(task, tmp_path):
+    import json
+    import zipfile
+
+    Xtr, y, _, _, _ = task
+    m = MNP(recipe={**PACKAGE, "snapshots": 2}, random_state=1,
+            **{**TINY, "early_stopping": "auto"}).fit(Xtr, y)
+    path = tmp_path / "snap.mnpad"
+    m.save(path)
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        meta_name = next(n for n in names if n.endswith("meta.json"))
+        meta = json.loads(z.read(meta_name))
+    assert meta["state"]["n_snapshots_"] == 2
+    # claim a third snapshot that the file does not hold
+    meta["state"]["n_snapshots_"] = 3
+    bad = tmp_path / "bad.mnpad"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for n in names:
+            zout.writestr(n, json.dumps(meta) if n == meta_name else zin.read(n))
+    with pytest.raises(ValueError, match="snapshot 2"):
+        mnpad.load(bad)
+
+
+def test_snapshots_only_below_the_held_out_threshold(task):
+    """snapshot_below=n: the snapshot ensemble only where the internal split would hold out
+    fewer than n labeled anomalies; otherwise the internal split and its early stopping."""
+    Xtr, y, _, Xte, _ = task  # 10 labeled anomalies: the internal split holds out 2
+    kw = {**TINY, "epochs": "auto", "early_stopping": "auto", "max_prototypes": 3}
+    kw.pop("epochs")
+    few = MNP(recipe={**PACKAGE, "snapshots": 2, "snapshot_below": 3}, random_state=0,
+              **kw).fit(Xtr, y)
+    assert few.snapshots_used_ and few.validation_ == "none"
+    assert len([h for h in few.history_ if h["phase"] == "train"]) == 2
+    enough = MNP(recipe={**PACKAGE, "snapshots": 2, "snapshot_below": 2}, random_state=0,
+                 **kw).fit(Xtr, y)
+    assert not enough.snapshots_used_ and enough.validation_.startswith("internal (2 labeled")
+    assert enough.snapshot_states_ is None
