@@ -312,10 +312,13 @@ def test_snapshot_rank_ensemble(task, tmp_path):
     back = mnpad.load(path)
     np.testing.assert_array_equal(back.decision_function(Xte), scores)
     assert back.snapshots_used_ and len(back.snapshot_states_) == 3
+    assert m.training_summary().startswith("3 epochs on every labeled anomaly, scored by the "
+                                           "rank ensemble of the last 3")
     # with a validation split the stopping rule decides: no snapshots
     v = MNP(recipe={**PACKAGE, "snapshots": 3}, random_state=5, **kw).fit(
         Xtr, y, validation_data=(Xte, task[4]))
     assert not v.snapshots_used_ and v.snapshot_states_ is None
+    assert v.training_summary().endswith("early stopping on the given validation split")
 
 
 def test_snapshot_file_that_does_not_match_is_refused(task, tmp_path):

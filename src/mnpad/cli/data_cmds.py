@@ -182,6 +182,7 @@ def fit_summary(pipe, args, what, extra=()):
     ]
     if pipe.is_mnp:
         lines.append(f"  prototypes found:   {det.n_prototypes_}")
+        lines.append(f"  training:           {det.training_summary()}")
     if hasattr(det, "summary_lines"):  # Auto: what it chose and why
         lines += det.summary_lines()
     lines += [f"  training time:      {pipe.fit_time_:.1f} s",

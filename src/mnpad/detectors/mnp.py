@@ -876,6 +876,22 @@ class MNP(TorchDetector):
         return [self._batched(lambda t, n=n: n(t)[0], X, aligned=False).astype(np.float64)
                 for n in cache[1]]
 
+    def training_summary(self):
+        """One line on how the end-to-end training was scheduled (``mnpad fit`` prints it)."""
+        self._check_fitted()
+        n = sum(1 for h in self.history_ if h.get("phase") == "train")
+        if getattr(self, "snapshots_used_", False):
+            k = len(self.snapshot_states_)
+            return (f"{n} epochs on every labeled anomaly, scored by the rank ensemble of the "
+                    f"last {k} epochs' networks (no validation split, and too few labeled "
+                    "anomalies to hold some out for early stopping)")
+        if self.validation_ == "given":
+            return f"{n} epochs, early stopping on the given validation split"
+        if self.validation_.startswith("internal"):
+            return (f"{n} epochs, early stopping on an internal split "
+                    f"{self.validation_[len('internal '):]}")
+        return f"{n} epochs (fixed schedule: no validation split)"
+
     def _get_fitted_state(self):
         state, arrays, blobs = super()._get_fitted_state()
         snaps = getattr(self, "snapshot_states_", None) or []
