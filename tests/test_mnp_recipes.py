@@ -359,3 +359,14 @@ def test_snapshots_only_below_the_held_out_threshold(task):
                  **kw).fit(Xtr, y)
     assert not enough.snapshots_used_ and enough.validation_.startswith("internal (2 labeled")
     assert enough.snapshot_states_ is None
+
+
+@pytest.mark.parametrize("recipe", ["mnpad", {"base": "authors", "swa_epochs": 2}])
+def test_zero_epochs_scores_the_pretrained_network(task, recipe):
+    """epochs=0 (pretraining only): no snapshots or weights to average, the network as
+    pretrained is scored (this raised an IndexError before)."""
+    Xtr, y, _, Xte, _ = task
+    m = MNP(recipe=recipe, random_state=0, **{**TINY, "epochs": 0}).fit(Xtr, y)
+    assert not getattr(m, "snapshots_used_", False)
+    assert not [h for h in m.history_ if h["phase"] == "train"]
+    assert np.isfinite(m.decision_function(Xte)).all()

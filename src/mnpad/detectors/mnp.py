@@ -696,6 +696,9 @@ class MNP(TorchDetector):
             data["swa"] = {"from": max(self._n_epochs(None) - snaps, 0), "states": []}
             history = super()._train(data, rng)
             states = data.pop("swa")["states"]
+            if not states:  # epochs=0: the pretrained network, scored alone
+                self.snapshots_used_ = False
+                return history
             self.net_.load_state_dict(states[-1])
             self.snapshot_states_ = states
             X = torch.cat([data["Xu"], data["Xa"]]).cpu().numpy()
@@ -715,7 +718,7 @@ class MNP(TorchDetector):
             if swa:
                 own["swa"] = {"from": self._n_epochs(None) - swa, "states": []}
             history += [{**h, "member": m} for h in super()._train(own, r)]
-            if swa:
+            if swa and own["swa"]["states"]:  # (epochs=0: nothing to average)
                 self.net_.load_state_dict(_average(own["swa"]["states"]))
             states.append(copy.deepcopy(self.net_.state_dict()))
         self.net_.load_state_dict(_average(states))
