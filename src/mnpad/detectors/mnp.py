@@ -534,7 +534,6 @@ class MNP(TorchDetector):
         negatives: contamination only makes the criterion noisier). Otherwise training follows
         the fixed schedule.
         """
-        self.snapshots_used_ = False
         if self.early_stopping is False or self.early_stopping == "off":
             self.snapshots_used_ = bool(self.recipe_["snapshots"])
             return X, y, None
@@ -863,7 +862,10 @@ class MNP(TorchDetector):
             ranks = [TrainRank(ref)(s) for ref, s in
                      zip(self.snapshot_refs_, self._snapshot_scores(X), strict=True)]
             return np.mean(ranks, 0)
-        net = self._inference()
+        return self._logits(self._inference(), X)
+
+    def _logits(self, net, X):
+        """The scorer logits of X under ``net`` (a padded inference copy), float64."""
         return self._batched(lambda t: net(t)[0], X, aligned=False).astype(np.float64)
 
     def _snapshot_scores(self, X):
@@ -876,8 +878,7 @@ class MNP(TorchDetector):
                 net.load_state_dict(st)
                 nets.append(net.eval().padded())
             self._snapshot_cache = cache = (self.snapshot_states_, nets)
-        return [self._batched(lambda t, n=n: n(t)[0], X, aligned=False).astype(np.float64)
-                for n in cache[1]]
+        return [self._logits(n, X) for n in cache[1]]
 
     def training_summary(self):
         """One line on how the end-to-end training was scheduled (``mnpad fit`` prints it)."""
@@ -885,9 +886,10 @@ class MNP(TorchDetector):
         n = sum(1 for h in self.history_ if h.get("phase") == "train")
         if getattr(self, "snapshots_used_", False):
             k = len(self.snapshot_states_)
+            why = ("early stopping off" if self.early_stopping in (False, "off") else
+                   "too few labeled anomalies to hold some out for early stopping")
             return (f"{n} epochs on every labeled anomaly, scored by the rank ensemble of the "
-                    f"last {k} epochs' networks (no validation split, and too few labeled "
-                    "anomalies to hold some out for early stopping)")
+                    f"last {k} epochs' networks (no validation split; {why})")
         if self.validation_ == "given":
             return f"{n} epochs, early stopping on the given validation split"
         if self.validation_.startswith("internal"):
