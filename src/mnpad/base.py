@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import os
 import threading
@@ -346,6 +347,7 @@ def _torch_seeded(seed, threads=None):
         yield torch.Generator().manual_seed(seed % (2**63 - 1))
 
 
+@functools.cache
 def _random_functions():
     """torch's random functions that take ``generator=`` but are often called without it."""
     import torch

@@ -689,8 +689,7 @@ class MNP(TorchDetector):
         "model soup"; one member: a plain training). On the fixed schedule (no validation
         split) the ``swa_epochs`` switch averages each member's weights over its last epochs."""
         self.snapshot_states_ = None
-        snaps = (int(self.recipe_["snapshots"])
-                 if data.get("validation") is None and self.snapshots_used_ else 0)
+        snaps = int(self.recipe_["snapshots"]) if self.snapshots_used_ else 0  # (no validation)
         if snaps:
             data["swa"] = {"from": max(self._n_epochs(None) - snaps, 0), "states": []}
             history = super()._train(data, rng)
