@@ -88,6 +88,8 @@ CANDIDATES = {
     # the snapshots only where the internal split would hold out fewer than 10 labeled
     # anomalies; otherwise the internal split and early stopping, as before
     "mnpad_hybrid": {"base": "mnpad", "snapshots": 3, "swa_epochs": 0, "snapshot_below": 10},
+    # session 10: internal split -> rank ensemble of the 5 best held-out epochs (prereg s10)
+    "mnpad_top5": {"base": "mnpad", "top_epochs": 5},
     "mnpad": "mnpad",
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
