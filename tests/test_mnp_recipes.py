@@ -127,7 +127,7 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
     "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
-    "snapshots", "snapshot_below")))
+    "snapshots", "snapshot_below", "top_epochs")))
 # pretraining and stopping: tests below; members, swa_epochs and the snapshots are not parts of
 # the package (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
@@ -208,7 +208,7 @@ def test_members_are_averaged_into_one_network(task):
 def test_default_recipe_is_mnpad():
     assert MNP().recipe == "mnpad"
     assert resolve_recipe("mnpad") == {**resolve_recipe("authors"), "snapshots": 3,
-                                       "snapshot_below": 10, "base": "mnpad"}
+                                       "snapshot_below": 10, "top_epochs": 5, "base": "mnpad"}
     with pytest.raises(ValueError, match="swa_epochs"):
         resolve_recipe({"base": "mnpad", "swa_epochs": -1})
 
@@ -359,6 +359,74 @@ def test_snapshots_only_below_the_held_out_threshold(task):
                  **kw).fit(Xtr, y)
     assert not enough.snapshots_used_ and enough.validation_.startswith("internal (2 labeled")
     assert enough.snapshot_states_ is None
+
+
+def test_top_epochs_rank_ensemble_on_the_internal_split(task, tmp_path):
+    """top_epochs=k with the internal split: training as without it, and the score is the rank
+    ensemble of the k epochs with the best held-out criterion (ties: the earlier epoch); net_
+    is the best of them. A run stopped after epoch j is the longer run at the end of epoch j
+    (same draws; the stopping never fires within these epochs), so each kept network can be
+    rebuilt from a plain fit."""
+    from mnpad.detectors._auto_select import TrainRank
+
+    Xtr, y, _, Xte, yte = task  # 10 labeled anomalies: the internal split holds out 2
+    kw = {**TINY, "epochs": 6, "early_stopping": "auto"}
+    plain = MNP(recipe=PACKAGE, random_state=4, **kw).fit(Xtr, y)
+    m = MNP(recipe={**PACKAGE, "top_epochs": 3}, random_state=4, **kw).fit(Xtr, y)
+    assert m.validation_.startswith("internal (2 labeled") and m.snapshots_used_
+    crit = [h["val_score"] for h in m.history_ if h["phase"] == "train"]
+    assert crit == [h["val_score"] for h in plain.history_ if h["phase"] == "train"]
+    top = sorted(sorted(range(6), key=lambda e: (-crit[e], e))[:3])
+    assert m.snapshot_epochs_ == top and len(m.snapshot_states_) == 3
+    ranks, n_train = [], len(Xtr) - 2 - round(0.2 * (y == 0).sum())
+    for e, ref in zip(top, m.snapshot_refs_, strict=True):
+        p = MNP(recipe=PACKAGE, random_state=4, **{**kw, "epochs": e + 1}).fit(Xtr, y)
+        assert len(ref) == n_train and np.isin(ref, p.decision_function(Xtr)).all()
+        ranks.append(TrainRank(ref)(p.decision_function(Xte)))
+        if e == min(top, key=lambda t: (-crit[t], t)):  # net_ is the best epoch's network
+            np.testing.assert_array_equal(m._logits(m._inference(), Xte),
+                                          p.decision_function(Xte))
+    scores = m.decision_function(Xte)
+    np.testing.assert_allclose(scores, np.mean(ranks, 0), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(m.decision_function(Xte[3:9]), scores[3:9])
+    assert "best held-out criterion" in m.training_summary()
+    # deterministic; saved with its networks and their epochs
+    again = MNP(recipe={**PACKAGE, "top_epochs": 3}, random_state=4, **kw).fit(Xtr, y)
+    np.testing.assert_array_equal(again.decision_function(Xte), scores)
+    m.save(tmp_path / "top.mnpad")
+    back = mnpad.load(tmp_path / "top.mnpad")
+    np.testing.assert_array_equal(back.decision_function(Xte), scores)
+    assert back.snapshot_epochs_ == top and back.training_summary() == m.training_summary()
+    # with a given validation split (or without any) the switch does nothing
+    v = MNP(recipe={**PACKAGE, "top_epochs": 3}, random_state=4, **kw).fit(
+        Xtr, y, validation_data=(Xte, yte))
+    assert v.snapshot_states_ is None and not v.snapshots_used_
+    off = MNP(recipe={**PACKAGE, "top_epochs": 3}, random_state=4, **TINY).fit(Xtr, y)
+    assert off.snapshot_states_ is None and off.validation_ == "none"
+
+
+def test_snapshot_epochs_in_a_model_file_are_checked(task, tmp_path):
+    import json
+    import zipfile
+
+    Xtr, y, _, _, _ = task
+    m = MNP(recipe={**PACKAGE, "top_epochs": 2}, random_state=1,
+            **{**TINY, "epochs": 3, "early_stopping": "auto"}).fit(Xtr, y)
+    path = tmp_path / "top.mnpad"
+    m.save(path)
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        meta_name = next(n for n in names if n.endswith("meta.json"))
+        meta = json.loads(z.read(meta_name))
+    assert meta["state"]["snapshot_epochs_"] == m.snapshot_epochs_
+    for bad_epochs in ([0], [0, "x"], "01", [-1, 2]):
+        meta["state"]["snapshot_epochs_"] = bad_epochs
+        bad = tmp_path / "bad.mnpad"
+        with zipfile.ZipFile(path) as zin, zipfile.ZipFile(bad, "w") as zout:
+            for n in names:
+                zout.writestr(n, json.dumps(meta) if n == meta_name else zin.read(n))
+        with pytest.raises(ValueError, match="snapshot epochs"):
+            mnpad.load(bad)
 
 
 @pytest.mark.parametrize("recipe", ["mnpad", {"base": "authors", "swa_epochs": 2}])
