@@ -956,13 +956,15 @@ class MNP(TorchDetector):
         """Each snapshot's logits of X (the networks kept by the ``snapshots`` switch)."""
         cache = getattr(self, "_snapshot_cache", None)
         if cache is None or cache[0] is not self.snapshot_states_:
-            nets = []
-            for st in self.snapshot_states_:
-                net = copy.deepcopy(self.net_)
-                net.load_state_dict(st)
-                nets.append(net.eval().padded())
+            nets = [self._snapshot_net(st) for st in self.snapshot_states_]
             self._snapshot_cache = cache = (self.snapshot_states_, nets)
         return [self._logits(n, X) for n in cache[1]]
+
+    def _snapshot_net(self, state):
+        """The padded inference network with the weights ``state``."""
+        net = copy.deepcopy(self.net_)
+        net.load_state_dict(state)
+        return net.eval().padded()
 
     def training_summary(self):
         """One line on how the end-to-end training was scheduled (``mnpad fit`` prints it)."""
