@@ -127,7 +127,7 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
     "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
-    "snapshots", "snapshot_below", "top_epochs", "rank_members")))
+    "snapshots", "snapshot_below", "top_epochs")))
 # pretraining and stopping: tests below; members, swa_epochs and the snapshots are not parts of
 # the package (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
@@ -403,41 +403,6 @@ def test_top_epochs_rank_ensemble_on_the_internal_split(task, tmp_path):
     assert v.snapshot_states_ is None and not v.snapshots_used_
     off = MNP(recipe={**PACKAGE, "top_epochs": 3}, random_state=4, **TINY).fit(Xtr, y)
     assert off.snapshot_states_ is None and off.validation_ == "none"
-
-
-@pytest.mark.parametrize("switches, early", [({"snapshots": 2}, "auto"),
-                                             ({"top_epochs": 2}, "auto")])
-def test_rank_members_pool_the_rank_ensembles_of_several_trainings(task, tmp_path, switches,
-                                                                    early):
-    """rank_members=n: n trainings from one pretraining; member 0 is exactly the training
-    without the switch, and the score is the mean rank over every member's kept networks."""
-    from mnpad.detectors._auto_select import TrainRank
-
-    Xtr, y, _, Xte, _ = task
-    kw = {**TINY, "epochs": 4, "early_stopping": early}
-    if "snapshots" in switches:  # no internal split: 10 labeled anomalies hold out 2 < 3
-        switches = {**switches, "snapshot_below": 3}
-    one = MNP(recipe={**PACKAGE, **switches}, random_state=2, **kw).fit(Xtr, y)
-    m = MNP(recipe={**PACKAGE, **switches, "rank_members": 3}, random_state=2, **kw).fit(Xtr, y)
-    k = len(one.snapshot_states_)
-    assert k == 2 and len(m.snapshot_states_) == 3 * k
-    for a, b in zip(m.snapshot_states_[:k], one.snapshot_states_, strict=True):
-        assert all(torch.equal(a[n], b[n]) for n in a)
-    assert {h["member"] for h in m.history_ if h["phase"] == "train"} == {0, 1, 2}
-    # the members differ (their own batches), and the score pools all their networks
-    assert not all(torch.equal(a[n], b[n]) for a, b in
-                   zip(m.snapshot_states_[k:2 * k], one.snapshot_states_, strict=True) for n in a)
-    ranks = [TrainRank(ref)(m._logits(net, Xte)) for ref, net in
-             zip(m.snapshot_refs_, [m._snapshot_net(st) for st in m.snapshot_states_],
-                 strict=True)]
-    np.testing.assert_allclose(m.decision_function(Xte), np.mean(ranks, 0), rtol=0, atol=1e-12)
-    assert m.training_summary().startswith("3 trainings")
-    m.save(tmp_path / "rm.mnpad")
-    back = mnpad.load(tmp_path / "rm.mnpad")
-    np.testing.assert_array_equal(back.decision_function(Xte), m.decision_function(Xte))
-    assert back.training_summary() == m.training_summary()
-    again = MNP(recipe={**PACKAGE, **switches, "rank_members": 3}, random_state=2, **kw).fit(Xtr, y)
-    np.testing.assert_array_equal(again.decision_function(Xte), m.decision_function(Xte))
 
 
 def test_snapshot_epochs_in_a_model_file_are_checked(task, tmp_path):

@@ -235,7 +235,6 @@ RECIPES = {
         "snapshots": 0,                      # no validation split: rank ensemble of the last epochs
         "snapshot_below": 0,                 # ... only below this many held-out anomalies
         "top_epochs": 0,                     # internal split: rank ensemble of the best epochs
-        "rank_members": 1,                   # rank ensembles: over this many trainings
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
     "authors": {
@@ -255,7 +254,6 @@ RECIPES = {
         "snapshots": 0,
         "snapshot_below": 0,
         "top_epochs": 0,
-        "rank_members": 1,
     },
 }
 #: the default: the authors' recipe; without a validation split and with fewer than 10 labeled
@@ -276,7 +274,7 @@ _SWITCH_VALUES = {
 }
 #: the integer switches and their smallest values
 _SWITCH_MINIMA = {"members": 1, "swa_epochs": 0, "snapshots": 0, "snapshot_below": 0,
-                  "top_epochs": 0, "rank_members": 1}
+                  "top_epochs": 0}
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
 #: the authors' pretraining: noise, Adam lr / weight decay, rows per step, patience and minimum
@@ -703,45 +701,8 @@ class MNP(TorchDetector):
         """The end-to-end training: ``members`` trainings from the same pretrained network and
         prototypes, each with its own batches, their weights averaged into one network (a
         "model soup"; one member: a plain training). On the fixed schedule (no validation
-        split) the ``swa_epochs`` switch averages each member's weights over its last epochs.
-        Where the score is a rank ensemble (``snapshots``, ``top_epochs``), ``rank_members``
-        trainings each add their networks to it instead."""
+        split) the ``swa_epochs`` switch averages each member's weights over its last epochs."""
         self.snapshot_states_ = self.snapshot_epochs_ = None
-        n = int(self.recipe_["rank_members"])
-        internal_top = self.recipe_["top_epochs"] and self.validation_.startswith("internal")
-        if n > 1 and (self.snapshots_used_ or internal_top):
-            return self._train_rank_members(data, rng, n)
-        return self._train_one(data, rng)
-
-    def _train_rank_members(self, data, rng, n):
-        """``n`` trainings from the same pretrained network, prototypes and split, member 0 on
-        the fit's generator (the training without the switch), the others on generators seeded
-        from it afterwards; the rank ensemble holds every member's kept networks, ``net_`` is
-        member 0's (recipe switch ``rank_members``)."""
-        start, used = copy.deepcopy(self.net_.state_dict()), self.snapshots_used_
-        states, refs, epochs, history, gens, first = [], [], [], [], [rng], None
-        for m in range(n):
-            if m:
-                self.net_.load_state_dict(start)
-                self.snapshots_used_ = used
-            own = {k: v for k, v in data.items() if k not in ("prev", "lam", "swa", "epoch")}
-            history += [{**h, "member": m} for h in self._train_one(own, gens[m])]
-            if not self.snapshot_states_:  # epochs=0: the pretrained network, scored alone
-                return history
-            if first is None:  # member 0 trained: the others' generators, drawn from its
-                first = copy.deepcopy(self.net_.state_dict())
-                gens += [np.random.default_rng(int(s))
-                         for s in rng.integers(2**63 - 1, size=n - 1)]
-            states += self.snapshot_states_
-            refs += self.snapshot_refs_
-            epochs += self.snapshot_epochs_
-        self.net_.load_state_dict(first)
-        self.snapshot_states_, self.snapshot_refs_, self.snapshot_epochs_ = states, refs, epochs
-        self.snapshots_used_ = True
-        return history
-
-    def _train_one(self, data, rng):
-        """One end-to-end training (or a ``members`` soup of them): see :meth:`_train`."""
         snaps = int(self.recipe_["snapshots"]) if self.snapshots_used_ else 0  # (no validation)
         if snaps:
             data["swa"] = {"from": max(self._n_epochs(None) - snaps, 0), "states": []}
@@ -969,21 +930,18 @@ class MNP(TorchDetector):
     def training_summary(self):
         """One line on how the end-to-end training was scheduled (``mnpad fit`` prints it)."""
         self._check_fitted()
-        train = [h for h in self.history_ if h.get("phase") == "train"]
-        n, members = len(train), len({h.get("member", 0) for h in train}) or 1
+        n = sum(1 for h in self.history_ if h.get("phase") == "train")
         internal = self.validation_.startswith("internal")
         if getattr(self, "snapshots_used_", False):
-            k = len(self.snapshot_states_) // members
-            ran = f"{n} epochs" if members == 1 else f"{members} trainings ({n} epochs)"
-            each = "" if members == 1 else " per training"
+            k = len(self.snapshot_states_)
             if internal:
-                return (f"{ran}, early stopping on an internal split "
+                return (f"{n} epochs, early stopping on an internal split "
                         f"{self.validation_[len('internal '):]}; scored by the rank ensemble of "
-                        f"the {k} epochs{each} with the best held-out criterion")
+                        f"the {k} epochs with the best held-out criterion")
             why = ("early stopping off" if self.early_stopping in (False, "off") else
                    "too few labeled anomalies to hold some out for early stopping")
-            return (f"{ran} on every labeled anomaly, scored by the rank ensemble of the "
-                    f"last {k} epochs' networks{each} (no validation split; {why})")
+            return (f"{n} epochs on every labeled anomaly, scored by the rank ensemble of the "
+                    f"last {k} epochs' networks (no validation split; {why})")
         if self.validation_ == "given":
             return f"{n} epochs, early stopping on the given validation split"
         if internal:
