@@ -26,6 +26,8 @@ import json
 import os
 import time
 
+import numpy as np
+
 from mnpad import MNP, get_detector
 from mnpad.metrics import evaluate
 from mnpad.protocol import make_split
@@ -93,9 +95,33 @@ CANDIDATES = {
     # session 10: the rank ensembles over 3 trainings (members) from one pretraining (prereg
     # s10); rejected, the switch rank_members was removed after the study (docs/mnp.md)
     "mnpad_rm3": {"base": "mnpad", "rank_members": 3},
+    # session 10: rank ensemble of 3 complete default fits (prereg s10; prototyped here;
+    # rejected, never added to the library)
+    "mnpad_fit3": "fit3",
     "mnpad": "mnpad",
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
+
+
+class _Fit3:
+    """Prototype of ``mnpad_fit3``: 3 complete default MNP fits with seeds drawn from the model
+    seed; a row's score is the mean over the fits of its TrainRank among that fit's scores of
+    the training rows (the weak protocol only: no validation_data)."""
+
+    def __init__(self, random_state, n=3):
+        self.seeds = np.random.default_rng(random_state).integers(2**31 - 1, size=n)
+
+    def fit(self, X, y, validation_data=None):
+        from mnpad.detectors._auto_select import TrainRank
+
+        assert validation_data is None
+        self.fits_ = [MNP(random_state=int(s)).fit(X, y) for s in self.seeds]
+        self.ranks_ = [TrainRank(f.decision_function(X)) for f in self.fits_]
+        return self
+
+    def decision_function(self, X):
+        return np.mean([r(f.decision_function(X)) for r, f in
+                        zip(self.ranks_, self.fits_, strict=True)], 0)
 
 
 def run_one(protocol, ratio, dataset, split_seed, cand, seed):
@@ -104,6 +130,8 @@ def run_one(protocol, ratio, dataset, split_seed, cand, seed):
     t = time.perf_counter()
     if CANDIDATES[cand] is None:
         det = get_detector(cand, random_state=seed)
+    elif CANDIDATES[cand] == "fit3":
+        det = _Fit3(seed)
     elif isinstance(CANDIDATES[cand], tuple):
         recipe, kwargs = CANDIDATES[cand]
         det = MNP(recipe=recipe, random_state=seed, **kwargs)
