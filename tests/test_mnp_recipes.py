@@ -403,6 +403,11 @@ def test_top_epochs_rank_ensemble_on_the_internal_split(task, tmp_path):
     assert v.snapshot_states_ is None and not v.snapshots_used_
     off = MNP(recipe={**PACKAGE, "top_epochs": 3}, random_state=4, **TINY).fit(Xtr, y)
     assert off.snapshot_states_ is None and off.validation_ == "none"
+    # epochs=0 on the internal split: nothing to rank, the pretrained network is scored
+    zero = MNP(recipe={**PACKAGE, "top_epochs": 3}, random_state=4, **{**kw, "epochs": 0}).fit(
+        Xtr, y)
+    assert zero.validation_.startswith("internal") and not zero.snapshots_used_
+    assert np.isfinite(zero.decision_function(Xte)).all()
 
 
 def test_snapshot_epochs_in_a_model_file_are_checked(task, tmp_path):

@@ -743,18 +743,19 @@ class MNP(TorchDetector):
         with the best held-out criterion (ties: the earlier epoch); the score is their rank
         ensemble, ``net_`` the best of them (recipe switch ``top_epochs``)."""
         X_val, y_val = data["validation"]
-        kept = []  # (criterion, epoch, state), best first
+        kept, n_seen = [], [0]  # (criterion, epoch, state), best first; epochs scored so far
 
         def criterion():
             v = self._validation_score(X_val, y_val)
-            kept.append((v, len(history_rows), copy.deepcopy(self.net_.state_dict())))
+            kept.append((v, n_seen[0], copy.deepcopy(self.net_.state_dict())))
             kept.sort(key=lambda t: (-t[0], t[1]))
             del kept[top:]
-            history_rows.append(v)
+            n_seen[0] += 1
             return v
 
-        history_rows = []
         history = super()._train({**data, "validation": criterion}, rng)
+        if not kept:  # epochs=0: the pretrained network, scored alone
+            return history
         self.net_.load_state_dict(kept[0][2])
         chosen = sorted(kept, key=lambda t: t[1])
         self._keep_snapshots([t[2] for t in chosen], data)
