@@ -903,12 +903,20 @@ class MNP(TorchDetector):
 
     def _score(self, X):
         if getattr(self, "snapshot_states_", None):
-            from ._auto_select import TrainRank
-
-            ranks = [TrainRank(ref)(s) for ref, s in
-                     zip(self.snapshot_refs_, self._snapshot_scores(X), strict=True)]
+            ranks = [rank(s) for rank, s in
+                     zip(self._snapshot_ranks(), self._snapshot_scores(X), strict=True)]
             return np.mean(ranks, 0)
         return self._logits(self._inference(), X)
+
+    def _snapshot_ranks(self):
+        """Each snapshot's TrainRank (built once from ``snapshot_refs_``; cached)."""
+        cache = getattr(self, "_rank_cache", None)
+        if cache is None or cache[0] is not self.snapshot_refs_:
+            from ._auto_select import TrainRank
+
+            self._rank_cache = cache = (self.snapshot_refs_,
+                                        [TrainRank(r) for r in self.snapshot_refs_])
+        return cache[1]
 
     def _logits(self, net, X):
         """The scorer logits of X under ``net`` (a padded inference copy), float64."""
@@ -995,6 +1003,7 @@ class MNP(TorchDetector):
         state = self.__dict__.copy()
         state.pop("_inference_cache", None)  # derived from net_, rebuilt on demand
         state.pop("_snapshot_cache", None)
+        state.pop("_rank_cache", None)
         return state
 
     def row_details(self, X):
