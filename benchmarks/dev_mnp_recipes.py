@@ -98,6 +98,9 @@ CANDIDATES = {
     # session 10: rank ensemble of 3 complete default fits (prereg s10; prototyped here;
     # rejected, never added to the library)
     "mnpad_fit3": "fit3",
+    # session 10: top_epochs=5 also on a *given* validation split (paper protocol; prereg s10;
+    # a dev-script variant only)
+    "mnpad_top5_given": "top5_given",
     "mnpad": "mnpad",
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
@@ -124,6 +127,18 @@ class _Fit3:
                         zip(self.ranks_, self.fits_, strict=True)], 0)
 
 
+class _Top5Given(MNP):
+    """Variant ``mnpad_top5_given``: the rank ensemble of the 5 epochs with the best criterion
+    also on a given validation split (the library applies ``top_epochs`` to the internal split
+    only)."""
+
+    def _train(self, data, rng):
+        if self.validation_ == "given":
+            self.snapshot_states_ = self.snapshot_epochs_ = None
+            return self._train_top_epochs(data, rng, 5)
+        return super()._train(data, rng)
+
+
 def run_one(protocol, ratio, dataset, split_seed, cand, seed):
     sp = make_split(dataset, protocol=protocol, labeled_ratio=ratio, split_seed=split_seed)
     val = (sp.X_val, sp.y_val) if protocol == "paper" else None
@@ -132,6 +147,8 @@ def run_one(protocol, ratio, dataset, split_seed, cand, seed):
         det = get_detector(cand, random_state=seed)
     elif CANDIDATES[cand] == "fit3":
         det = _Fit3(seed)
+    elif CANDIDATES[cand] == "top5_given":
+        det = _Top5Given(random_state=seed)
     elif isinstance(CANDIDATES[cand], tuple):
         recipe, kwargs = CANDIDATES[cand]
         det = MNP(recipe=recipe, random_state=seed, **kwargs)
