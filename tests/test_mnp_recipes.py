@@ -321,28 +321,42 @@ def test_snapshot_rank_ensemble(task, tmp_path):
     assert v.training_summary().endswith("early stopping on the given validation split")
 
 
-def test_snapshot_file_that_does_not_match_is_refused(task, tmp_path):
+def _model_state(path):
+    """The ``state`` of a saved model's metadata."""
     import json
     import zipfile
 
+    with zipfile.ZipFile(path) as z:
+        meta_name = next(n for n in z.namelist() if n.endswith("meta.json"))
+        return json.loads(z.read(meta_name))["state"]
+
+
+def _with_state(path, out, **changes):
+    """A copy of the model file ``path`` at ``out`` whose metadata state has ``changes``."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(out, "w") as zout:
+        for n in zin.namelist():
+            data = zin.read(n)
+            if n.endswith("meta.json"):
+                meta = json.loads(data)
+                meta["state"].update(changes)
+                data = json.dumps(meta)
+            zout.writestr(n, data)
+    return out
+
+
+def test_snapshot_file_that_does_not_match_is_refused(task, tmp_path):
     Xtr, y, _, _, _ = task
     m = MNP(recipe={**PACKAGE, "snapshots": 2}, random_state=1,
             **{**TINY, "early_stopping": "auto"}).fit(Xtr, y)
     path = tmp_path / "snap.mnpad"
     m.save(path)
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-        meta_name = next(n for n in names if n.endswith("meta.json"))
-        meta = json.loads(z.read(meta_name))
-    assert meta["state"]["n_snapshots_"] == 2
+    assert _model_state(path)["n_snapshots_"] == 2
     # claim a third snapshot that the file does not hold
-    meta["state"]["n_snapshots_"] = 3
-    bad = tmp_path / "bad.mnpad"
-    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(bad, "w") as zout:
-        for n in names:
-            zout.writestr(n, json.dumps(meta) if n == meta_name else zin.read(n))
     with pytest.raises(ValueError, match="snapshot 2"):
-        mnpad.load(bad)
+        mnpad.load(_with_state(path, tmp_path / "bad.mnpad", n_snapshots_=3))
 
 
 def test_snapshots_only_below_the_held_out_threshold(task):
@@ -411,25 +425,14 @@ def test_top_epochs_rank_ensemble_on_the_internal_split(task, tmp_path):
 
 
 def test_snapshot_epochs_in_a_model_file_are_checked(task, tmp_path):
-    import json
-    import zipfile
-
     Xtr, y, _, _, _ = task
     m = MNP(recipe={**PACKAGE, "top_epochs": 2}, random_state=1,
             **{**TINY, "epochs": 3, "early_stopping": "auto"}).fit(Xtr, y)
     path = tmp_path / "top.mnpad"
     m.save(path)
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-        meta_name = next(n for n in names if n.endswith("meta.json"))
-        meta = json.loads(z.read(meta_name))
-    assert meta["state"]["snapshot_epochs_"] == m.snapshot_epochs_
+    assert _model_state(path)["snapshot_epochs_"] == m.snapshot_epochs_
     for bad_epochs in ([0], [0, "x"], "01", [-1, 2]):
-        meta["state"]["snapshot_epochs_"] = bad_epochs
-        bad = tmp_path / "bad.mnpad"
-        with zipfile.ZipFile(path) as zin, zipfile.ZipFile(bad, "w") as zout:
-            for n in names:
-                zout.writestr(n, json.dumps(meta) if n == meta_name else zin.read(n))
+        bad = _with_state(path, tmp_path / "bad.mnpad", snapshot_epochs_=bad_epochs)
         with pytest.raises(ValueError, match="snapshot epochs"):
             mnpad.load(bad)
 
