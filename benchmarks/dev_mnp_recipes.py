@@ -101,6 +101,9 @@ CANDIDATES = {
     # session 10: top_epochs=5 also on a *given* validation split (paper protocol; prereg s10;
     # a dev-script variant only)
     "mnpad_top5_given": "top5_given",
+    # session 11: on the top-5 path, the rank ensemble pooled over 3 complete fits (own split,
+    # pretraining, prototypes, training; benchmarks/results/dev_mnp_prereg_s11.md)
+    "mnpad_fits3": {"base": "mnpad", "fits": 3},
     "mnpad": "mnpad",
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }

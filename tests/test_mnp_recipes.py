@@ -127,7 +127,7 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
     "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
-    "snapshots", "snapshot_below", "top_epochs")))
+    "snapshots", "snapshot_below", "top_epochs", "fits")))
 # pretraining and stopping: tests below; members, swa_epochs and the snapshots are not parts of
 # the package (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
@@ -446,3 +446,55 @@ def test_zero_epochs_scores_the_pretrained_network(task, recipe):
     assert not getattr(m, "snapshots_used_", False)
     assert not [h for h in m.history_ if h["phase"] == "train"]
     assert np.isfinite(m.decision_function(Xte)).all()
+
+
+def test_fits_pool_the_rank_ensembles_of_complete_fits(task, tmp_path):
+    """fits=3 on the top-5 path: the first fit is the ordinary one (same draws), two further
+    complete fits with seeds drawn after it (each exactly a plain fit with that seed), and the
+    score is the mean rank over all their kept networks. Members may choose their own k; the
+    model file keeps each network's own shape."""
+    from mnpad.detectors._auto_select import TrainRank
+
+    Xtr, y, _, Xte, yte = task
+    kw = {**TINY, "epochs": 4, "early_stopping": "auto"}
+    rec = {**PACKAGE, "top_epochs": 2}
+    one = MNP(recipe=rec, random_state=3, **kw).fit(Xtr, y)
+    m = MNP(recipe={**rec, "fits": 3}, random_state=3, **kw).fit(Xtr, y)
+    assert m.n_fits_ == 3 and one.n_fits_ == 1 and len(m.snapshot_states_) == 6
+    assert m.snapshot_epochs_[:2] == one.snapshot_epochs_
+    np.testing.assert_array_equal(m._logits(m._inference(), Xte),
+                                  one._logits(one._inference(), Xte))  # net_: the first fit's
+    assert len(m.fit_seeds_) == 2 and one.fit_seeds_ == []
+    ranks = [TrainRank(r)(s) for r, s in zip(one.snapshot_refs_, one._snapshot_scores(Xte),
+                                             strict=True)]
+    members = [MNP(recipe={**rec, "fits": 1}, random_state=int(s), **kw).fit(Xtr, y)
+               for s in m.fit_seeds_]
+    for p in members:
+        ranks += [TrainRank(r)(s) for r, s in zip(p.snapshot_refs_, p._snapshot_scores(Xte),
+                                                  strict=True)]
+    scores = m.decision_function(Xte)
+    np.testing.assert_allclose(scores, np.mean(ranks, 0), rtol=0, atol=1e-12)
+    assert "3 complete fits" in m.training_summary() and "(6 networks)" in m.training_summary()
+    again = MNP(recipe={**rec, "fits": 3}, random_state=3, **kw).fit(Xtr, y)
+    np.testing.assert_array_equal(again.decision_function(Xte), scores)
+    # members with another k than the first fit's: scored and saved with their own shape
+    other = MNP(recipe=rec, random_state=5, **{**kw, "n_prototypes": 5}).fit(Xtr, y)
+    m.snapshot_states_ = m.snapshot_states_[:4] + other.snapshot_states_
+    m.snapshot_refs_ = m.snapshot_refs_[:4] + other.snapshot_refs_
+    mixed = m.decision_function(Xte)
+    assert np.isfinite(mixed).all() and not np.array_equal(mixed, scores)
+    m.save(tmp_path / "fits.mnpad")
+    back = mnpad.load(tmp_path / "fits.mnpad")
+    np.testing.assert_array_equal(back.decision_function(Xte), mixed)
+    assert back.n_fits_ == 3 and back.fit_seeds_ == m.fit_seeds_
+    bad = _with_state(tmp_path / "fits.mnpad", tmp_path / "bad.mnpad", n_fits_=0)
+    with pytest.raises(ValueError, match="fit count"):
+        mnpad.load(bad)
+    # elsewhere (given validation, no split) the switch does nothing
+    v = MNP(recipe={**rec, "fits": 3}, random_state=3, **kw).fit(Xtr, y, validation_data=(Xte, yte))
+    assert v.n_fits_ == 1 and v.snapshot_states_ is None
+    off = MNP(recipe={**rec, "fits": 3}, random_state=3, **TINY).fit(Xtr, y)
+    assert off.n_fits_ == 1 and off.validation_ == "none"
+    with pytest.raises(ValueError, match="fits"):
+        MNP(recipe={**rec, "fits": 0}).fit(Xtr, y)
+

@@ -235,6 +235,7 @@ RECIPES = {
         "snapshots": 0,                      # no validation split: rank ensemble of the last epochs
         "snapshot_below": 0,                 # ... only below this many held-out anomalies
         "top_epochs": 0,                     # internal split: rank ensemble of the best epochs
+        "fits": 1,                           # ... pooled over this many complete fits
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
     "authors": {
@@ -254,6 +255,7 @@ RECIPES = {
         "snapshots": 0,
         "snapshot_below": 0,
         "top_epochs": 0,
+        "fits": 1,
     },
 }
 #: the default: the authors' recipe; without a validation split and with fewer than 10 labeled
@@ -274,7 +276,7 @@ _SWITCH_VALUES = {
 }
 #: the integer switches and their smallest values
 _SWITCH_MINIMA = {"members": 1, "swa_epochs": 0, "snapshots": 0, "snapshot_below": 0,
-                  "top_epochs": 0}
+                  "top_epochs": 0, "fits": 1}
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
 #: the authors' pretraining: noise, Adam lr / weight decay, rows per step, patience and minimum
@@ -763,6 +765,35 @@ class MNP(TorchDetector):
         self.snapshots_used_ = True
         return history
 
+    def _fit(self, X, y, rng, validation_data):
+        """The fit; on the top-5 path (``top_epochs`` on the internal split) with the recipe
+        switch ``fits`` > 1, ``fits - 1`` further complete fits of this estimator (own internal
+        split, pretraining, prototypes and training; seeds drawn from ``rng`` after the first),
+        whose kept networks join the rank ensemble. ``net_``, k and the prototypes stay those
+        of the first fit."""
+        super()._fit(X, y, rng, validation_data)
+        self.n_fits_, self.fit_seeds_ = 1, []
+        n = int(self.recipe_["fits"])
+        top_path = (self.validation_.startswith("internal") and self.recipe_["top_epochs"]
+                    and self.snapshot_states_)
+        if n < 2 or not top_path:
+            return
+        from sklearn.base import clone
+
+        recipe = ({"base": self.recipe} if isinstance(self.recipe, str) else dict(self.recipe))
+        states, refs, epochs = (list(self.snapshot_states_), list(self.snapshot_refs_),
+                                list(self.snapshot_epochs_))
+        self.fit_seeds_ = [int(s) for s in rng.integers(2**31 - 1, size=n - 1)]
+        for i, seed in enumerate(self.fit_seeds_, 1):
+            member = clone(self).set_params(recipe={**recipe, "fits": 1},
+                                            random_state=int(seed)).fit(X, y)
+            states += member.snapshot_states_
+            refs += member.snapshot_refs_
+            epochs += member.snapshot_epochs_
+            self.history_ += [{**h, "fit": i} for h in member.history_]
+        self.snapshot_states_, self.snapshot_refs_, self.snapshot_epochs_ = states, refs, epochs
+        self.n_fits_ = n
+
     def _keep_snapshots(self, states, data):
         """The networks of the rank ensemble and their reference scores (the training rows)."""
         self.snapshot_states_ = states
@@ -932,18 +963,35 @@ class MNP(TorchDetector):
 
     def _snapshot_net(self, state):
         """The padded inference network with the weights ``state``."""
-        net = copy.deepcopy(self.net_)
+        net = self._network_like(state)
         net.load_state_dict(state)
         return net.eval().padded()
+
+    def _network_like(self, state):
+        """A network of ``arch_`` with as many prototypes as ``state`` holds (the members of
+        ``fits`` > 1 choose their own k); its initial values are throwaway."""
+        k = state["prototypes"].shape[0] if "prototypes" in state else self.arch_["n_prototypes"]
+        if k == self.arch_["n_prototypes"]:
+            return copy.deepcopy(self.net_)
+        with _torch_rng_from(None):
+            net = self._build_network(**{**self.arch_, "n_prototypes": int(k)})
+        return net.to(self._device())
 
     def training_summary(self):
         """One line on how the end-to-end training was scheduled (``mnpad fit`` prints it)."""
         self._check_fitted()
-        n = sum(1 for h in self.history_ if h.get("phase") == "train")
+        n = sum(1 for h in self.history_ if h.get("phase") == "train" and not h.get("fit"))
         internal = self.validation_.startswith("internal")
         if getattr(self, "snapshots_used_", False):
             k = len(self.snapshot_states_)
             if internal:
+                fits = int(getattr(self, "n_fits_", 1))
+                if fits > 1:
+                    return (f"{fits} complete fits, each early-stopped on its own internal "
+                            f"split (the first: {n} epochs, "
+                            f"{self.validation_[len('internal '):]}); scored by the rank "
+                            f"ensemble of each fit's {k // fits} epochs with the best held-out "
+                            f"criterion ({k} networks)")
                 return (f"{n} epochs, early stopping on an internal split "
                         f"{self.validation_[len('internal '):]}; scored by the rank ensemble of "
                         f"the {k} epochs with the best held-out criterion")
@@ -963,6 +1011,8 @@ class MNP(TorchDetector):
         snaps = getattr(self, "snapshot_states_", None) or []
         state["n_snapshots_"] = len(snaps)
         state["snapshot_epochs_"] = list(getattr(self, "snapshot_epochs_", None) or [])
+        state["n_fits_"] = int(getattr(self, "n_fits_", 1))
+        state["fit_seeds_"] = list(getattr(self, "fit_seeds_", []))
         for i, (st, ref) in enumerate(zip(snaps, self.snapshot_refs_ if snaps else [],
                                           strict=True)):
             for k, v in st.items():
@@ -981,7 +1031,7 @@ class MNP(TorchDetector):
             st = {k[len(pre):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
                   if k.startswith(pre)}
             try:
-                copy.deepcopy(self.net_).load_state_dict(st, strict=True)
+                self._network_like(st).load_state_dict(st, strict=True)
             except RuntimeError as exc:
                 raise ValueError(f"model file's snapshot {i} does not match the MNP network: "
                                  f"{exc}") from None
@@ -994,6 +1044,14 @@ class MNP(TorchDetector):
         if not (isinstance(epochs, list) and len(epochs) in (0, n)
                 and all(isinstance(e, int) and e >= 0 for e in epochs)):
             raise ValueError(f"model file has invalid snapshot epochs {epochs!r}.")
+        fits = state.get("n_fits_", 1)
+        if not (isinstance(fits, int) and 1 <= fits <= max(n, 1)):
+            raise ValueError(f"model file has an invalid fit count {fits!r}.")
+        seeds = state.get("fit_seeds_", [])
+        if not (isinstance(seeds, list) and len(seeds) == fits - 1
+                and all(isinstance(s, int) and s >= 0 for s in seeds)):
+            raise ValueError(f"model file has invalid fit seeds {seeds!r}.")
+        self.n_fits_, self.fit_seeds_ = fits, seeds
         self.snapshot_states_ = states or None
         self.snapshot_epochs_ = epochs or None
         self.snapshot_refs_ = refs
