@@ -208,7 +208,8 @@ def test_members_are_averaged_into_one_network(task):
 def test_default_recipe_is_mnpad():
     assert MNP().recipe == "mnpad"
     assert resolve_recipe("mnpad") == {**resolve_recipe("authors"), "snapshots": 3,
-                                       "snapshot_below": 10, "top_epochs": 5, "base": "mnpad"}
+                                       "snapshot_below": 10, "top_epochs": 5, "fits": 3,
+                                       "base": "mnpad"}
     with pytest.raises(ValueError, match="swa_epochs"):
         resolve_recipe({"base": "mnpad", "swa_epochs": -1})
 

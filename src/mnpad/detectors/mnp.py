@@ -266,8 +266,11 @@ RECIPES = {
 #: benchmarks/results/dev_mnp_prereg_s9.md). Until session 9: 'authors' + swa_epochs=5.
 #: With 48 or more labeled anomalies (the internal split holds out >= 10), the score is the
 #: rank ensemble of the 5 epochs with the best held-out criterion (session 10,
-#: benchmarks/results/dev_mnp_prereg_s10.md; until then the one restored epoch).
-RECIPES["mnpad"] = {**RECIPES["authors"], "snapshots": 3, "snapshot_below": 10, "top_epochs": 5}
+#: benchmarks/results/dev_mnp_prereg_s10.md; until then the one restored epoch), pooled over
+#: 3 complete fits (own split, pretraining, prototypes and training; session 11,
+#: benchmarks/results/dev_mnp_prereg_s11.md; until then one fit).
+RECIPES["mnpad"] = {**RECIPES["authors"], "snapshots": 3, "snapshot_below": 10, "top_epochs": 5,
+                    "fits": 3}
 _SWITCH_VALUES = {
     "pretraining": ("plain", "layerwise"), "prototypes": ("normalised", "raw"),
     "weights": ("detached", "rescaled"), "kl": ("mean", "sum"), "dwa": ("epoch", "step"),
