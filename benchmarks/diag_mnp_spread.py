@@ -23,8 +23,6 @@ import itertools
 import json
 import os
 
-import numpy as np
-
 from mnpad import MNP
 from mnpad.metrics import evaluate
 from mnpad.protocol import make_split

@@ -328,7 +328,10 @@ class MNP(TorchDetector):
         ``snapshot_below=10``; until session 9: ``'authors'`` with ``swa_epochs=5``); with
         48 or more it holds 20 % of them out, early-stops on them and scores with the rank
         ensemble of the 5 epochs with the best held-out criterion (``top_epochs=5``, since
-        session 10). With ``validation_data`` it trains and scores exactly as ``'authors'``.
+        session 10), pooled over 3 complete fits, each with its own internal split,
+        pretraining, prototypes and training (``fits=3``, since session 11: three times the
+        fit and scoring cost there). With ``validation_data`` it trains and scores exactly as
+        ``'authors'``.
         ``'paper'``: eq. 7-13 as the paper
         writes them (w_i and the DEC target P constants, L_kl averaged, DWA once per epoch,
         lr 2e-4, mnpad's pretraining and prototype initialisation). ``'authors'``: what the
@@ -422,9 +425,16 @@ class MNP(TorchDetector):
         score never depends on the other rows scored). ``net_`` is the last of them, and
         ``row_details``/``transform``/``explain`` read their other outputs from it. With the
         switch ``top_epochs`` and the internal split, the ensemble is of the ``top_epochs``
-        epochs with the best held-out criterion, and ``net_`` is the best of them.
+        epochs with the best held-out criterion, and ``net_`` is the best of them; with the
+        switch ``fits`` > 1 as well, those of each of ``fits`` complete fits (``net_``, k
+        and the prototypes: the first fit's).
     snapshot_epochs_ : list of int or None
-        The (0-based) end-to-end epochs whose networks form the rank ensemble.
+        The (0-based) end-to-end epochs whose networks form the rank ensemble (fit after fit).
+    n_fits_ : int
+        How many complete fits the rank ensemble pools (1 unless the switch ``fits`` applied).
+    fit_seeds_ : list of int
+        The ``random_state`` of each further fit (drawn from the fit's generator after the
+        first fit; each further fit equals ``MNP(recipe={..., 'fits': 1}, random_state=s)``).
     decision_scores_, threshold_, labels_, history_, n_features_in_
         As in PyOD; ``history_`` has one row per epoch (``phase`` ``'pretrain'`` or
         ``'train'``): the weighted total ``loss``, the three losses, the DWA weights and, with
@@ -435,7 +445,7 @@ class MNP(TorchDetector):
     ``decision_function`` returns the scorer's logit, i.e. the paper's sigmoid score before the
     sigmoid: same ranking, but no ties from float32 saturation at 1.0 (with the snapshot
     ensemble: the mean rank above). The ensemble's scoring costs one forward pass per
-    snapshot (3 with the default).
+    snapshot (with the default: 3 on the snapshot path, 15 on the top-5 path).
     """
 
     weakly_supervised = True
