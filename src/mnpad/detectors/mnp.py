@@ -1001,8 +1001,8 @@ class MNP(TorchDetector):
                 fits = int(getattr(self, "n_fits_", 1))
                 if fits > 1:
                     return (f"{fits} complete fits, each early-stopped on its own internal "
-                            f"split (the first: {n} epochs, "
-                            f"{self.validation_[len('internal '):]}); scored by the rank "
+                            f"split (the first: {n} epochs; "
+                            f"{self.validation_[len('internal ('):-1]}); scored by the rank "
                             f"ensemble of each fit's {k // fits} epochs with the best held-out "
                             f"criterion ({k} networks)")
                 return (f"{n} epochs, early stopping on an internal split "
