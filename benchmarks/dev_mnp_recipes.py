@@ -104,6 +104,9 @@ CANDIDATES = {
     # session 11: on the top-5 path, the rank ensemble pooled over 3 complete fits (own split,
     # pretraining, prototypes, training; benchmarks/results/dev_mnp_prereg_s11.md)
     "mnpad_fits3": {"base": "mnpad", "fits": 3},
+    # session 11, second candidate: on the snapshot path, the median over 3 complete fits of
+    # each fit's score (prototype `_SnapFits3Median`; dev_mnp_prereg_s11.md)
+    "mnpad_snapfits3_med": "snapfits3_med",
     "mnpad": "mnpad",
     "devnet": None,  # DevNet(), the reference the weak protocol's acceptance compares with
 }
@@ -130,6 +133,29 @@ class _Fit3:
                         zip(self.ranks_, self.fits_, strict=True)], 0)
 
 
+class _SnapFits3Median:
+    """Prototype of ``mnpad_snapfits3_med``: on the snapshot path (no validation_data, fewer
+    than 48 labeled anomalies), 3 complete default fits (model seed s and 2 seeds drawn from
+    it); a row's score is the median over the fits of each fit's score (its mean TrainRank over
+    its snapshot networks). Elsewhere the default fit alone."""
+
+    def __init__(self, random_state, n=3):
+        self.seeds = [random_state] + [int(s) for s in np.random.default_rng(
+            random_state).integers(2**31 - 1, size=n - 1)]
+
+    def fit(self, X, y, validation_data=None):
+        assert validation_data is None
+        first = MNP(random_state=self.seeds[0]).fit(X, y)
+        self.fits_ = [first]
+        if first.snapshots_used_ and first.validation_ == "none":
+            self.fits_ += [MNP(random_state=s).fit(X, y) for s in self.seeds[1:]]
+        self.history_ = first.history_
+        return self
+
+    def decision_function(self, X):
+        return np.median([f.decision_function(X) for f in self.fits_], 0)
+
+
 class _Top5Given(MNP):
     """Variant ``mnpad_top5_given``: the rank ensemble of the 5 epochs with the best criterion
     also on a given validation split (the library applies ``top_epochs`` to the internal split
@@ -150,6 +176,8 @@ def run_one(protocol, ratio, dataset, split_seed, cand, seed):
         det = get_detector(cand, random_state=seed)
     elif CANDIDATES[cand] == "fit3":
         det = _Fit3(seed)
+    elif CANDIDATES[cand] == "snapfits3_med":
+        det = _SnapFits3Median(seed)
     elif CANDIDATES[cand] == "top5_given":
         det = _Top5Given(random_state=seed)
     elif isinstance(CANDIDATES[cand], tuple):
