@@ -13,31 +13,9 @@ stay. Idempotent.
     python benchmarks/migrate_store_fits.py [--store benchmarks/results/results.sqlite]
 """
 
-import argparse
-import sqlite3
+from migrate_store_top_epochs import main
 
 OLD = '{"recipe":{"base":"mnpad","fits":1}}'
 
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--store", default="benchmarks/results/results.sqlite")
-    a = ap.parse_args()
-    con = sqlite3.connect(a.store)
-    cols = [r[1] for r in con.execute("PRAGMA table_info(cells)")]
-    sel = ", ".join("?" if c == "params" else c for c in cols)
-    with con:
-        copied = con.execute(
-            f"INSERT OR IGNORE INTO cells ({', '.join(cols)}) SELECT {sel} FROM cells "
-            "WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}'", (OLD,)).rowcount
-        deleted = con.execute(
-            "DELETE FROM cells WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}' "
-            "AND n_labeled >= 48").rowcount
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    print(f"copied {copied} weak MNP cells to params {OLD}; deleted {deleted} default cells "
-          "with >= 48 labeled anomalies (rerun them)")
-
-
 if __name__ == "__main__":
-    main()
+    main(OLD)

@@ -19,25 +19,30 @@ import sqlite3
 OLD = '{"recipe":{"base":"mnpad","top_epochs":0}}'
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--store", default="benchmarks/results/results.sqlite")
-    a = ap.parse_args()
-    con = sqlite3.connect(a.store)
+def keep_and_clear(store, old_params, min_labeled=48):
+    """Copy every weak MNP cell of the default (params ``{}``) under ``old_params`` (the
+    detector that produced it) and delete the default cells with ``n_labeled >= min_labeled``,
+    which the new default changes, so that the harness reruns them. Idempotent."""
+    con = sqlite3.connect(store)
     cols = [r[1] for r in con.execute("PRAGMA table_info(cells)")]
     sel = ", ".join("?" if c == "params" else c for c in cols)
     with con:
         copied = con.execute(
             f"INSERT OR IGNORE INTO cells ({', '.join(cols)}) SELECT {sel} FROM cells "
-            "WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}'", (OLD,)).rowcount
+            "WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}'", (old_params,)).rowcount
         deleted = con.execute(
             "DELETE FROM cells WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}' "
-            "AND n_labeled >= 48").rowcount
+            "AND n_labeled >= ?", (min_labeled,)).rowcount
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
-    print(f"copied {copied} weak MNP cells to params {OLD}; deleted {deleted} default cells "
-          "with >= 48 labeled anomalies (rerun them)")
+    print(f"copied {copied} weak MNP cells to params {old_params}; deleted {deleted} default "
+          f"cells with >= {min_labeled} labeled anomalies (rerun them)")
 
+
+def main(old_params=OLD):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--store", default="benchmarks/results/results.sqlite")
+    keep_and_clear(ap.parse_args().store, old_params)
 
 if __name__ == "__main__":
     main()
