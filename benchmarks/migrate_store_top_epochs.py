@@ -19,10 +19,11 @@ import sqlite3
 OLD = '{"recipe":{"base":"mnpad","top_epochs":0}}'
 
 
-def keep_and_clear(store, old_params, min_labeled=48):
+def keep_and_clear(store, old_params, min_labeled=48, below=False):
     """Copy every weak MNP cell of the default (params ``{}``) under ``old_params`` (the
-    detector that produced it) and delete the default cells with ``n_labeled >= min_labeled``,
-    which the new default changes, so that the harness reruns them. Idempotent."""
+    detector that produced it) and delete the default cells with ``n_labeled >= min_labeled``
+    (``below``: with ``n_labeled < min_labeled``), which the new default changes, so that the
+    harness reruns them. Idempotent."""
     con = sqlite3.connect(store)
     cols = [r[1] for r in con.execute("PRAGMA table_info(cells)")]
     sel = ", ".join("?" if c == "params" else c for c in cols)
@@ -32,17 +33,17 @@ def keep_and_clear(store, old_params, min_labeled=48):
             "WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}'", (old_params,)).rowcount
         deleted = con.execute(
             "DELETE FROM cells WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}' "
-            "AND n_labeled >= ?", (min_labeled,)).rowcount
+            f"AND n_labeled {'<' if below else '>='} ?", (min_labeled,)).rowcount
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     print(f"copied {copied} weak MNP cells to params {old_params}; deleted {deleted} default "
-          f"cells with >= {min_labeled} labeled anomalies (rerun them)")
+          f"cells with {'<' if below else '>='} {min_labeled} labeled anomalies (rerun them)")
 
 
-def main(old_params=OLD):
+def main(old_params=OLD, below=False):
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", default="benchmarks/results/results.sqlite")
-    keep_and_clear(ap.parse_args().store, old_params)
+    keep_and_clear(ap.parse_args().store, old_params, below=below)
 
 if __name__ == "__main__":
     main()

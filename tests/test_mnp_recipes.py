@@ -127,7 +127,7 @@ def test_per_step_dwa_weights_carry_gradient(authors, task):
 
 @pytest.mark.parametrize("switch", sorted(k for k in RECIPES["authors"] if k not in (
     "max_epochs", "fixed_epochs", "pretraining", "stopping", "members", "swa_epochs",
-    "snapshots", "snapshot_below", "top_epochs", "fits")))
+    "snapshots", "snapshot_below", "top_epochs", "fits", "snapshot_fits")))
 # pretraining and stopping: tests below; members, swa_epochs and the snapshots are not parts of
 # the package (tested below)
 def test_every_switch_of_the_package_has_an_effect(task, package_scores, switch):
@@ -209,6 +209,7 @@ def test_default_recipe_is_mnpad():
     assert MNP().recipe == "mnpad"
     assert resolve_recipe("mnpad") == {**resolve_recipe("authors"), "snapshots": 3,
                                        "snapshot_below": 10, "top_epochs": 5, "fits": 3,
+                                       "snapshot_fits": 3,
                                        "base": "mnpad"}
     with pytest.raises(ValueError, match="swa_epochs"):
         resolve_recipe({"base": "mnpad", "swa_epochs": -1})
@@ -332,8 +333,12 @@ def _model_state(path):
         return json.loads(z.read(meta_name))["state"]
 
 
+_DROP = object()  # a state field _with_state removes
+
+
 def _with_state(path, out, **changes):
-    """A copy of the model file ``path`` at ``out`` whose metadata state has ``changes``."""
+    """A copy of the model file ``path`` at ``out`` whose metadata state has ``changes``
+    (``_DROP``: the field removed)."""
     import json
     import zipfile
 
@@ -343,6 +348,8 @@ def _with_state(path, out, **changes):
             if n.endswith("meta.json"):
                 meta = json.loads(data)
                 meta["state"].update(changes)
+                for k in [k for k, v in changes.items() if v is _DROP]:
+                    del meta["state"][k]
                 data = json.dumps(meta)
             zout.writestr(n, data)
     return out
@@ -499,3 +506,66 @@ def test_fits_pool_the_rank_ensembles_of_complete_fits(task, tmp_path):
     with pytest.raises(ValueError, match="fits"):
         MNP(recipe={**rec, "fits": 0}).fit(Xtr, y)
 
+
+
+def test_snapshot_fits_take_the_median_over_complete_fits(task, tmp_path):
+    """snapshot_fits=3 on the snapshot path (no validation split): the first fit is the
+    ordinary one, two further complete fits with seeds drawn after it (each exactly a plain
+    fit with that seed), and a row's score is the median over the three fits of each fit's
+    mean rank over its snapshot networks; the top-5 path and a given validation split are
+    untouched."""
+    Xtr, y, _, Xte, yte = task
+    kw = {**TINY, "epochs": 2, "early_stopping": "auto"}
+    rec = {**PACKAGE, "snapshots": 2}
+    one = MNP(recipe=rec, random_state=7, **kw).fit(Xtr, y)
+    m = MNP(recipe={**rec, "snapshot_fits": 3}, random_state=7, **kw).fit(Xtr, y)
+    assert m.validation_ == "none" and m.snapshots_used_
+    assert m.n_fits_ == 3 and m.fit_pooling_ == "median" and len(m.snapshot_states_) == 6
+    assert one.n_fits_ == 1 and one.fit_pooling_ == "mean" and len(m.fit_seeds_) == 2
+    np.testing.assert_array_equal(m._logits(m._inference(), Xte),
+                                  one._logits(one._inference(), Xte))  # net_: the first fit's
+    fits = [one] + [MNP(recipe={**rec, "snapshot_fits": 1}, random_state=s, **kw).fit(Xtr, y)
+                    for s in m.fit_seeds_]
+    per_fit = np.array([f.decision_function(Xte) for f in fits])
+    scores = m.decision_function(Xte)
+    np.testing.assert_allclose(scores, np.median(per_fit, 0), rtol=0, atol=1e-12)
+    # the median, not the mean: some row differs, and each score is one of the fits' own
+    assert not np.allclose(scores, per_fit.mean(0))
+    assert (np.abs(per_fit - scores).min(0) < 1e-12).all()
+    np.testing.assert_array_equal(m.decision_function(Xte[2:9]), scores[2:9])
+    assert m.training_summary().startswith("3 complete fits of 2 epochs on every labeled "
+                                           "anomaly") and "median over the fits" in \
+        m.training_summary() and "(6 networks;" in m.training_summary()
+    again = MNP(recipe={**rec, "snapshot_fits": 3}, random_state=7, **kw).fit(Xtr, y)
+    np.testing.assert_array_equal(again.decision_function(Xte), scores)
+    # saved and loaded with its pooling; a file that claims another pooling is refused
+    path = tmp_path / "snapfits.mnpad"
+    m.save(path)
+    assert _model_state(path)["fit_pooling_"] == "median"
+    back = mnpad.load(path)
+    np.testing.assert_array_equal(back.decision_function(Xte), scores)
+    assert back.fit_pooling_ == "median" and back.training_summary() == m.training_summary()
+    for bad in ("max", 3):
+        with pytest.raises(ValueError, match="fit pooling"):
+            mnpad.load(_with_state(path, tmp_path / "bad.mnpad", fit_pooling_=bad))
+    with pytest.raises(ValueError, match="fit pooling"):  # 6 networks do not split into 4 fits
+        mnpad.load(_with_state(path, tmp_path / "bad.mnpad", n_fits_=4,
+                               fit_seeds_=[1, 2, 3]))
+    # a file without the field (before session 12) pools by the mean
+    one.save(tmp_path / "one.mnpad")
+    old = mnpad.load(_with_state(tmp_path / "one.mnpad", tmp_path / "old.mnpad",
+                                 fit_pooling_=_DROP))
+    assert old.fit_pooling_ == "mean"
+    np.testing.assert_array_equal(old.decision_function(Xte), one.decision_function(Xte))
+    # with a given validation split, or on the top-5 path, the switch does nothing
+    v = MNP(recipe={**rec, "snapshot_fits": 3}, random_state=7, **kw).fit(
+        Xtr, y, validation_data=(Xte, yte))
+    assert v.n_fits_ == 1 and not v.snapshots_used_
+    top = MNP(recipe={**PACKAGE, "top_epochs": 2, "snapshot_fits": 3}, random_state=3,
+              **{**kw, "epochs": 4}).fit(Xtr, y)
+    plain_top = MNP(recipe={**PACKAGE, "top_epochs": 2}, random_state=3,
+                    **{**kw, "epochs": 4}).fit(Xtr, y)
+    assert top.n_fits_ == 1 and top.validation_.startswith("internal")
+    np.testing.assert_array_equal(top.decision_function(Xte), plain_top.decision_function(Xte))
+    with pytest.raises(ValueError, match="snapshot_fits"):
+        MNP(recipe={**rec, "snapshot_fits": 0}).fit(Xtr, y)

@@ -236,6 +236,7 @@ RECIPES = {
         "snapshot_below": 0,                 # ... only below this many held-out anomalies
         "top_epochs": 0,                     # internal split: rank ensemble of the best epochs
         "fits": 1,                           # ... pooled over this many complete fits
+        "snapshot_fits": 1,                  # snapshot path: median over this many complete fits
     },
     # what the authors' code (Dongzhijin/MNPWAD) does
     "authors": {
@@ -256,6 +257,7 @@ RECIPES = {
         "snapshot_below": 0,
         "top_epochs": 0,
         "fits": 1,
+        "snapshot_fits": 1,
     },
 }
 #: the default: the authors' recipe; without a validation split and with fewer than 10 labeled
@@ -268,9 +270,12 @@ RECIPES = {
 #: rank ensemble of the 5 epochs with the best held-out criterion (session 10,
 #: benchmarks/results/dev_mnp_prereg_s10.md; until then the one restored epoch), pooled over
 #: 3 complete fits (own split, pretraining, prototypes and training; session 11,
-#: benchmarks/results/dev_mnp_prereg_s11.md; until then one fit).
+#: benchmarks/results/dev_mnp_prereg_s11.md; until then one fit). On the snapshot path, the
+#: median over 3 complete fits of each fit's snapshot score (session 12, adopting the candidate
+#: that passed its rule in session 11, benchmarks/results/dev_mnp_prereg_s11.md; until then
+#: one fit).
 RECIPES["mnpad"] = {**RECIPES["authors"], "snapshots": 3, "snapshot_below": 10, "top_epochs": 5,
-                    "fits": 3}
+                    "fits": 3, "snapshot_fits": 3}
 _SWITCH_VALUES = {
     "pretraining": ("plain", "layerwise"), "prototypes": ("normalised", "raw"),
     "weights": ("detached", "rescaled"), "kl": ("mean", "sum"), "dwa": ("epoch", "step"),
@@ -279,7 +284,7 @@ _SWITCH_VALUES = {
 }
 #: the integer switches and their smallest values
 _SWITCH_MINIMA = {"members": 1, "swa_epochs": 0, "snapshots": 0, "snapshot_below": 0,
-                  "top_epochs": 0, "fits": 1}
+                  "top_epochs": 0, "fits": 1, "snapshot_fits": 1}
 #: fewest held-out labeled anomalies for the internal validation split (early_stopping='auto')
 MIN_HELD_OUT_ANOMALIES = 2
 #: the authors' pretraining: noise, Adam lr / weight decay, rows per step, patience and minimum
@@ -325,7 +330,9 @@ class MNP(TorchDetector):
         that without ``validation_data`` and with fewer than 48 labeled anomalies (fewer than
         10 to hold out for an internal split) it trains 3 epochs on every labeled anomaly and
         scores with the rank ensemble of the 3 epoch-end networks (switches ``snapshots=3``,
-        ``snapshot_below=10``; until session 9: ``'authors'`` with ``swa_epochs=5``); with
+        ``snapshot_below=10``; until session 9: ``'authors'`` with ``swa_epochs=5``), and
+        takes the median over 3 such complete fits (``snapshot_fits=3``, since session 12:
+        three times the fit and scoring cost there); with
         48 or more it holds 20 % of them out, early-stops on them and scores with the rank
         ensemble of the 5 epochs with the best held-out criterion (``top_epochs=5``, since
         session 10), pooled over 3 complete fits, each with its own internal split,
@@ -427,14 +434,21 @@ class MNP(TorchDetector):
         switch ``top_epochs`` and the internal split, the ensemble is of the ``top_epochs``
         epochs with the best held-out criterion, and ``net_`` is the best of them; with the
         switch ``fits`` > 1 as well, those of each of ``fits`` complete fits (``net_``, k
-        and the prototypes: the first fit's).
+        and the prototypes: the first fit's). On the snapshot path with the switch
+        ``snapshot_fits`` > 1, the networks of each of ``snapshot_fits`` complete fits, and
+        the score is the median over the fits of each fit's mean rank (``fit_pooling_``).
     snapshot_epochs_ : list of int or None
         The (0-based) end-to-end epochs whose networks form the rank ensemble (fit after fit).
     n_fits_ : int
-        How many complete fits the rank ensemble pools (1 unless the switch ``fits`` applied).
+        How many complete fits the rank ensemble pools (1 unless the switch ``fits`` or
+        ``snapshot_fits`` applied).
+    fit_pooling_ : {'mean', 'median'}
+        How the fits are pooled: ``'mean'``, the mean rank over all their networks (top-5
+        path); ``'median'``, the median over the fits of each fit's mean rank (snapshot path).
     fit_seeds_ : list of int
         The ``random_state`` of each further fit (drawn from the fit's generator after the
-        first fit; each further fit equals ``MNP(recipe={..., 'fits': 1}, random_state=s)``).
+        first fit; each further fit equals ``MNP(recipe={..., 'fits': 1, 'snapshot_fits': 1},
+        random_state=s)``).
     decision_scores_, threshold_, labels_, history_, n_features_in_
         As in PyOD; ``history_`` has one row per epoch (``phase`` ``'pretrain'`` or
         ``'train'``): the weighted total ``loss``, the three losses, the DWA weights and, with
@@ -445,7 +459,7 @@ class MNP(TorchDetector):
     ``decision_function`` returns the scorer's logit, i.e. the paper's sigmoid score before the
     sigmoid: same ranking, but no ties from float32 saturation at 1.0 (with the snapshot
     ensemble: the mean rank above). The ensemble's scoring costs one forward pass per
-    snapshot (with the default: 3 on the snapshot path, 15 on the top-5 path).
+    snapshot (with the default: 9 on the snapshot path, 15 on the top-5 path).
     """
 
     weakly_supervised = True
@@ -779,33 +793,44 @@ class MNP(TorchDetector):
         return history
 
     def _fit(self, X, y, rng, validation_data):
-        """The fit; on the top-5 path (``top_epochs`` on the internal split) with the recipe
-        switch ``fits`` > 1, ``fits - 1`` further complete fits of this estimator (own internal
-        split, pretraining, prototypes and training; seeds drawn from ``rng`` after the first),
-        whose kept networks join the rank ensemble. ``net_``, k and the prototypes stay those
-        of the first fit."""
+        """The fit, then further complete fits of this estimator (own internal split,
+        pretraining, prototypes and training; seeds drawn from ``rng`` after the first) whose
+        kept networks join the rank ensemble: ``fits - 1`` of them on the top-5 path
+        (``top_epochs`` on the internal split; pooled by the mean rank over all networks),
+        ``snapshot_fits - 1`` on the snapshot path (no validation split; a row's score is the
+        median over the fits of each fit's mean rank over its networks). ``net_``, k and the
+        prototypes stay those of the first fit."""
         super()._fit(X, y, rng, validation_data)
-        self.n_fits_, self.fit_seeds_ = 1, []
-        n = int(self.recipe_["fits"])
-        top_path = (self.validation_.startswith("internal") and self.recipe_["top_epochs"]
-                    and self.snapshot_states_)
-        if n < 2 or not top_path:
+        self.n_fits_, self.fit_seeds_, self.fit_pooling_ = 1, [], "mean"
+        if not getattr(self, "snapshot_states_", None):
+            return
+        if self.validation_.startswith("internal") and self.recipe_["top_epochs"]:
+            n, pooling = int(self.recipe_["fits"]), "mean"
+        elif self.validation_ == "none" and self.snapshots_used_:
+            n, pooling = int(self.recipe_["snapshot_fits"]), "median"
+        else:
+            return
+        if n < 2:
             return
         from sklearn.base import clone
 
         recipe = ({"base": self.recipe} if isinstance(self.recipe, str) else dict(self.recipe))
+        recipe.update(fits=1, snapshot_fits=1)
         states, refs, epochs = (list(self.snapshot_states_), list(self.snapshot_refs_),
                                 list(self.snapshot_epochs_))
         self.fit_seeds_ = [int(s) for s in rng.integers(2**31 - 1, size=n - 1)]
         for i, seed in enumerate(self.fit_seeds_, 1):
-            member = clone(self).set_params(recipe={**recipe, "fits": 1},
-                                            random_state=int(seed)).fit(X, y)
+            member = clone(self).set_params(recipe=recipe, random_state=int(seed)).fit(X, y)
+            if len(member.snapshot_states_ or ()) != len(self.snapshot_states_):
+                raise RuntimeError("a further fit kept another number of networks "
+                                   f"({len(member.snapshot_states_ or ())} vs "
+                                   f"{len(self.snapshot_states_)}).")  # (cannot happen)
             states += member.snapshot_states_
             refs += member.snapshot_refs_
             epochs += member.snapshot_epochs_
             self.history_ += [{**h, "fit": i} for h in member.history_]
         self.snapshot_states_, self.snapshot_refs_, self.snapshot_epochs_ = states, refs, epochs
-        self.n_fits_ = n
+        self.n_fits_, self.fit_pooling_ = n, pooling
 
     def _keep_snapshots(self, states, data):
         """The networks of the rank ensemble and their reference scores (the training rows)."""
@@ -949,6 +974,13 @@ class MNP(TorchDetector):
         if getattr(self, "snapshot_states_", None):
             ranks = [rank(s) for rank, s in
                      zip(self._snapshot_ranks(), self._snapshot_scores(X), strict=True)]
+            fits = int(getattr(self, "n_fits_", 1))
+            if fits > 1 and getattr(self, "fit_pooling_", "mean") == "median":
+                # each fit's mean rank over its own networks (consecutive equal blocks), then
+                # the median over the fits
+                per_fit = [np.mean(ranks[i:i + len(ranks) // fits], 0)
+                           for i in range(0, len(ranks), len(ranks) // fits)]
+                return np.median(per_fit, 0)
             return np.mean(ranks, 0)
         return self._logits(self._inference(), X)
 
@@ -1010,6 +1042,12 @@ class MNP(TorchDetector):
                         f"the {k} epochs with the best held-out criterion")
             why = ("early stopping off" if self.early_stopping in (False, "off") else
                    "too few labeled anomalies to hold some out for early stopping")
+            fits = int(getattr(self, "n_fits_", 1))
+            if fits > 1:
+                return (f"{fits} complete fits of {n} epochs on every labeled anomaly, each "
+                        f"scored by the rank ensemble of its last {k // fits} epochs' "
+                        f"networks; the score is the median over the fits ({k} networks; no "
+                        f"validation split; {why})")
             return (f"{n} epochs on every labeled anomaly, scored by the rank ensemble of the "
                     f"last {k} epochs' networks (no validation split; {why})")
         if self.validation_ == "given":
@@ -1026,6 +1064,7 @@ class MNP(TorchDetector):
         state["snapshot_epochs_"] = list(getattr(self, "snapshot_epochs_", None) or [])
         state["n_fits_"] = int(getattr(self, "n_fits_", 1))
         state["fit_seeds_"] = list(getattr(self, "fit_seeds_", []))
+        state["fit_pooling_"] = str(getattr(self, "fit_pooling_", "mean"))
         for i, (st, ref) in enumerate(zip(snaps, self.snapshot_refs_ if snaps else [],
                                           strict=True)):
             for k, v in st.items():
@@ -1064,7 +1103,11 @@ class MNP(TorchDetector):
         if not (isinstance(seeds, list) and len(seeds) == fits - 1
                 and all(isinstance(s, int) and s >= 0 for s in seeds)):
             raise ValueError(f"model file has invalid fit seeds {seeds!r}.")
-        self.n_fits_, self.fit_seeds_ = fits, seeds
+        pooling = state.get("fit_pooling_", "mean")  # (files before session 12: the mean)
+        if pooling not in ("mean", "median") or (pooling == "median" and n % fits):
+            raise ValueError(f"model file has an invalid fit pooling {pooling!r} "
+                             f"({n} networks, {fits} fits).")
+        self.n_fits_, self.fit_seeds_, self.fit_pooling_ = fits, seeds, pooling
         self.snapshot_states_ = states or None
         self.snapshot_epochs_ = epochs or None
         self.snapshot_refs_ = refs
