@@ -69,14 +69,20 @@ def test_cross_validate_in_worker_processes():
 def test_history_rows_share_one_format(name):
     det = _fit(name)
     assert det.history_, "a trained detector records its epochs"
-    phases = [h["phase"] for h in det.history_]
-    assert set(phases) <= {"pretrain", "train"} and phases[-1] == "train"
-    assert phases == sorted(phases, key=lambda p: p == "train"), "pretraining comes first"
-    for h in det.history_:
-        assert isinstance(h["epoch"], int) and h["steps"] >= 1
-        assert math.isfinite(h["loss"])
-    train = [h for h in det.history_ if h["phase"] == "train"]
-    assert [h["epoch"] for h in train] == list(range(FAST[name]["epochs"]))
+    # (MNP's further complete fits, recipe switches fits / snapshot_fits, append their own
+    # rows marked with "fit": 1, 2, ...: each fit's rows follow the same format)
+    fits = sorted({h.get("fit", 0) for h in det.history_})
+    assert fits == list(range(len(fits)))
+    for f in fits:
+        rows = [h for h in det.history_ if h.get("fit", 0) == f]
+        phases = [h["phase"] for h in rows]
+        assert set(phases) <= {"pretrain", "train"} and phases[-1] == "train"
+        assert phases == sorted(phases, key=lambda p: p == "train"), "pretraining comes first"
+        for h in rows:
+            assert isinstance(h["epoch"], int) and h["steps"] >= 1
+            assert math.isfinite(h["loss"])
+        train = [h for h in rows if h["phase"] == "train"]
+        assert [h["epoch"] for h in train] == list(range(FAST[name]["epochs"]))
 
 
 class _Toy(TorchDetector):
