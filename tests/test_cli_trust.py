@@ -473,3 +473,31 @@ def test_cuda_saved_model_loads_on_cpu_for_both_kinds(models, tmp_path):
     Z = pipe.transform(df)
     np.testing.assert_array_equal(mnpad.load(tmp_path / "d_cuda.mnpad").decision_function(Z),
                                   pipe.detector_.decision_function(Z))
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_swallowed_sigterm_still_ends_the_run(monkeypatch, capsys):
+    """SIGTERM's exception is swallowed when the signal lands in a finaliser (Python prints
+    "Exception ignored" and goes on); the flag the handler sets still stops chunk loops and
+    ends the command with 143."""
+    import argparse
+
+    from mnpad.cli import main as cli
+
+    class Finaliser:
+        def __del__(self):
+            cli._on_sigterm(signal.SIGTERM, None)
+
+    def command(args):
+        Finaliser()  # the handler's raise lands in __del__: ignored
+        with pytest.raises(cli.Terminated):  # a chunk loop's check
+            cli.raise_if_terminated()
+        return 0
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(func=command, debug=False)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main([]) == 143
+    assert "terminated" in capsys.readouterr().err
+    parser.set_defaults(func=lambda args: 0)  # the flag is reset for the next run
+    assert cli.main([]) == 0

@@ -246,6 +246,7 @@ def _stream(pipe, data, chunk_size, extra=(), bar=None):
     """
     from .._validation import show_names
     from ..io import iter_chunks, read_columns
+    from .main import raise_if_terminated
 
     if chunk_size < 1:
         raise ValueError(f"--chunk-size must be >= 1; got {chunk_size}.")
@@ -259,6 +260,7 @@ def _stream(pipe, data, chunk_size, extra=(), bar=None):
     text = list(pipe.preprocessor_.categorical_columns_) + [c for c in extra if c]
     start = 0
     for chunk in _aligned(iter_chunks(data, chunk_size, columns=cols, text_columns=text)):
+        raise_if_terminated()
         yield chunk, start
         start += len(chunk)
         if bar is not None:

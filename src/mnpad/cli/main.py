@@ -75,8 +75,22 @@ def _debug_everywhere(parser):
                 _debug_everywhere(sp)
 
 
+#: set by the SIGTERM handler: its ``Terminated`` can be swallowed when the signal lands in a
+#: finaliser (``__del__``, a weakref callback: Python prints "Exception ignored" and goes on),
+#: so long loops also call :func:`raise_if_terminated`
+_TERMINATED = False
+
+
 def _on_sigterm(signum, frame):
+    global _TERMINATED
+    _TERMINATED = True
     raise Terminated()
+
+
+def raise_if_terminated():
+    """Raise ``Terminated`` if SIGTERM arrived (also when its first raise was swallowed)."""
+    if _TERMINATED:
+        raise Terminated()
 
 
 def _install_sigterm():
@@ -102,9 +116,12 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    global _TERMINATED
+    _TERMINATED = False
     previous = _install_sigterm()
     try:
         rc = int(args.func(args) or 0)
+        raise_if_terminated()  # (a swallowed SIGTERM still ends with 143)
         sys.stdout.flush()
         return rc
     except Terminated:
