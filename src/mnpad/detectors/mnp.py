@@ -348,9 +348,8 @@ class MNP(TorchDetector):
         value, ...}`` overrides single switches of a recipe (see ``RECIPES``). The default
         won on development splits (never the benchmark split) in the paper protocol and in
         the weak protocol at 1 % and 5 % labeled (docs/mnp.md, "Choosing the default"; the
-        snapshot rules were adopted in sessions 9 and 10 by rules written down before their
-        runs); until
-        2026-11-30 the default was 'paper'.
+        snapshot rules and the 3-fit ensembles were adopted in sessions 9-12 by rules
+        written down before their runs); until 2026-11-30 the default was 'paper'.
     n_prototypes : int or 'auto', default='auto'
         Number ``k`` of normal prototypes. ``'auto'`` picks k in 2..``max_prototypes`` by the best
         silhouette of KMeans on encoded reference rows (unlabeled training rows; with the
