@@ -569,3 +569,15 @@ def test_snapshot_fits_take_the_median_over_complete_fits(task, tmp_path):
     np.testing.assert_array_equal(top.decision_function(Xte), plain_top.decision_function(Xte))
     with pytest.raises(ValueError, match="snapshot_fits"):
         MNP(recipe={**rec, "snapshot_fits": 0}).fit(Xtr, y)
+
+
+def test_fits_on_the_top5_path_may_keep_unequal_numbers_of_networks(task):
+    """With early stopping a further fit may stop sooner and keep fewer networks; the top-5
+    path's flat mean over all of them does not need equal blocks (only the snapshot path's
+    median does, where every fit keeps its last epochs)."""
+    Xtr, y, _, Xte, _ = task
+    m = MNP(recipe={**PACKAGE, "top_epochs": 5, "fits": 3}, patience=1, random_state=0,
+            **{**TINY, "epochs": 8, "early_stopping": "auto"}).fit(Xtr, y)
+    assert m.validation_.startswith("internal") and m.n_fits_ == 3
+    assert m.fit_pooling_ == "mean" and len(m.snapshot_states_) % 3  # unequal blocks
+    assert np.isfinite(m.decision_function(Xte)).all()

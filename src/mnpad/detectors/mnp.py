@@ -819,11 +819,9 @@ class MNP(TorchDetector):
                                 list(self.snapshot_epochs_))
         self.fit_seeds_ = [int(s) for s in rng.integers(2**31 - 1, size=n - 1)]
         for i, seed in enumerate(self.fit_seeds_, 1):
+            # (on the snapshot path every fit keeps the same number of networks: its last
+            # epochs, no early stopping, so the median's per-fit blocks are equal)
             member = clone(self).set_params(recipe=recipe, random_state=int(seed)).fit(X, y)
-            if len(member.snapshot_states_ or ()) != len(self.snapshot_states_):
-                raise RuntimeError("a further fit kept another number of networks "
-                                   f"({len(member.snapshot_states_ or ())} vs "
-                                   f"{len(self.snapshot_states_)}).")  # (cannot happen)
             states += member.snapshot_states_
             refs += member.snapshot_refs_
             epochs += member.snapshot_epochs_
