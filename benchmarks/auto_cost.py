@@ -30,10 +30,18 @@ def main():
     ap.add_argument("--split-seed", type=int, default=7)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--out")
+    ap.add_argument("--auto-params", default="{}",
+                    help="JSON parameters of Auto (e.g. '{\"candidates\": [...]}'); the candidates "
+                         "timed alone are Auto's")
     args = ap.parse_args()
 
+    import json
+
     import mnpad
-    from mnpad.detectors.auto import DEFAULT_CANDIDATES
+
+    auto_params = json.loads(args.auto_params)
+    probe = mnpad.get_detector("auto", **auto_params)
+    cands = [n for n, _ in probe._specs()]
     from mnpad.protocol import make_split
 
     sp = make_split(args.dataset, protocol="weak", labeled_ratio=args.ratio,
@@ -43,9 +51,10 @@ def main():
     rows = []
     for seed in args.seeds:
         t_mnp, _ = _timed_fit(mnpad.get_detector("mnp", random_state=seed), X, y)
-        cand = {n: _timed_fit(mnpad.get_detector(n, random_state=seed), X, y)[0]
-                for n in DEFAULT_CANDIDATES}
-        t_auto, auto = _timed_fit(mnpad.get_detector("auto", random_state=seed), X, y)
+        cand = {n: _timed_fit(mnpad.get_detector(n, random_state=seed, **p), X, y)[0]
+                for n, p in probe._specs()}
+        t_auto, auto = _timed_fit(mnpad.get_detector("auto", random_state=seed, **auto_params),
+                                  X, y)
         rows.append({"seed": seed, "mnp": t_mnp, "cand": cand, "auto": t_auto,
                      "eval": auto.eval_time_, "chosen": "+".join(auto.chosen_),
                      "fallback": auto.fallback_reason_ is not None})
@@ -53,13 +62,13 @@ def main():
     lines = [f"## Auto's fit cost ({args.dataset}, weak protocol, {args.ratio:g} labeled, "
              f"development split {args.split_seed}, {int(y.sum())} labeled anomalies, "
              f"{len(y)} rows)", "",
-             "| seed | MNP() s | " + " | ".join(f"{n} s" for n in DEFAULT_CANDIDATES)
+             "| seed | MNP() s | " + " | ".join(f"{n} s" for n in cands)
              + " | sum of candidates s | Auto() s | of which evaluation s | chosen | "
-               "Auto / MNP | Auto / sum |", "|" + "---|" * (8 + len(DEFAULT_CANDIDATES))]
+               "Auto / MNP | Auto / sum |", "|" + "---|" * (8 + len(cands))]
     for r in rows:
         tot = sum(r["cand"].values())
         lines.append(f"| {r['seed']} | {r['mnp']:.1f} | "
-                     + " | ".join(f"{r['cand'][n]:.1f}" for n in DEFAULT_CANDIDATES)
+                     + " | ".join(f"{r['cand'][n]:.1f}" for n in cands)
                      + f" | {tot:.1f} | {r['auto']:.1f} | {r['eval']:.1f} | {r['chosen']} | "
                        f"{r['auto'] / r['mnp']:.2f} | {r['auto'] / tot:.2f} |")
     ratio = np.mean([r["auto"] / r["mnp"] for r in rows])
@@ -67,7 +76,8 @@ def main():
     lines += ["", f"Mean Auto / MNP(): {ratio:.2f}; mean Auto / sum of candidates: "
                   f"{ratio_sum:.2f}. Command: `OMP_NUM_THREADS=1 python benchmarks/auto_cost.py "
                   f"--dataset {args.dataset} --ratio {args.ratio:g} --split-seed "
-                  f"{args.split_seed} --seeds {' '.join(map(str, args.seeds))}`."]
+                  f"{args.split_seed} --seeds {' '.join(map(str, args.seeds))}"
+                  + (f" --auto-params '{args.auto_params}'" if auto_params else "") + "`."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -250,6 +250,59 @@ def _load_scores(folder, r):
             z["y_test"], folds or None)
 
 
+def arm_value(rec, got, subset, evaluate_as=None):
+    """Test AP of Auto's rule (``g_current``) with the candidates ``subset``, from one run's
+    saved scores. ``evaluate_as={'mnp': 'mnp1'}``: judge ``mnp`` by the held-out results of
+    ``mnp1`` (evaluated cheaply), but refit it as ``mnp`` (session 13's arm D)."""
+    train, test, y_test, folds = got
+    r = dict(rec, internal={m: dict(v) for m, v in rec["internal"].items()})
+    folds = dict(folds)
+    for name, proxy in (evaluate_as or {}).items():
+        for m in r["internal"]:
+            r["internal"][m][name] = rec["internal"][m][proxy]
+        for k in [k for k in folds if k.endswith(f"_{proxy}")]:
+            folds[k[: -len(proxy)] + name] = folds[k]
+    return variants(r, train, test, y_test, subset=subset, folds=folds)["g_current"]
+
+
+#: session 13's arms (``dev_mnp_prereg_s13.md``): candidates and evaluation proxies
+ARMS = {"A": (("iforest", "devnet", "gbdt", "prenet"), None),
+        "B": (("iforest", "devnet", "gbdt", "prenet", "mnp"), None),
+        "C": (("iforest", "devnet", "gbdt", "prenet", "mnp1"), None),
+        "D": (("iforest", "devnet", "gbdt", "prenet", "mnp"), {"mnp": "mnp1"})}
+
+
+def arms_summary(paths, scores):
+    """Per-run and mean test AP of session 13's arms A-D (Markdown)."""
+    rows = [json.loads(line) for p in paths for line in open(p, encoding="utf-8")
+            if line.strip()]
+    rows.sort(key=lambda r: (-float(r["ratio"]), r["dataset"], r["split_seed"]))
+    out = ["| ratio | dataset | split | labeled | " + " | ".join(ARMS)
+           + " | MNP alone | MNP once alone | best two of D |", "|" + "---|" * 11]
+    vals = {a: [] for a in ARMS}
+    for r in rows:
+        got = _load_scores(scores, r)
+        if got is None or "internal" not in r:
+            continue
+        v = {a: arm_value(r, got, set(c), ev) for a, (c, ev) in ARMS.items()}
+        for a in ARMS:
+            vals[a].append((float(r["ratio"]), v[a]))
+        med = {n: float(np.median(r["internal"]["auc"][n])) for n in ARMS["C"][0]}
+        med["mnp"] = med.pop("mnp1")
+        top = sorted(med, key=lambda n: -med[n])[:2]
+        out.append(f"| {float(r['ratio']):g} | {r['dataset']} | {r['split_seed']} | "
+                   f"{r['n_labeled']} | " + " | ".join(f"{v[a]:.3f}" for a in ARMS)
+                   + f" | {r['test_ap']['mnp']:.3f} | {r['test_ap']['mnp1']:.3f} | "
+                   + "+".join(top) + " |")
+    for ratio in (None, 0.05, 0.01):
+        sel_ = {a: [x for q, x in vals[a] if ratio is None or q == ratio] for a in ARMS}
+        worst = {a: min(np.subtract(sel_[a], sel_["A"])) for a in ARMS if sel_[a]}
+        out.append(f"\n{'all' if ratio is None else f'{ratio:g}'} ({len(sel_['A'])} runs): "
+                   + ", ".join(f"{a} {np.mean(sel_[a]):.4f} (worst vs A {worst[a]:+.3f})"
+                               for a in ARMS if sel_[a]))
+    return "\n".join(out)
+
+
 def summary(path, scores=None, subset=None):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     if subset:
@@ -352,12 +405,17 @@ def main():
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--arms", nargs="+", metavar="JSONL",
+                    help="print session 13's arms A-D from these run files (needs --scores)")
     ap.add_argument("--scores", help="with --summary: recompute the rules from the scores kept "
                                      "by DEV_AUTO_SCORES in this folder")
     ap.add_argument("--candidates", nargs="+",
                     help="candidates to run (default: Auto's); with --summary: only these "
                          "candidates (the others as if not run)")
     args = ap.parse_args()
+    if args.arms:
+        print(arms_summary(args.arms, args.scores))
+        return
     if args.summary:
         print(summary(args.out, args.scores, args.candidates))
         return
