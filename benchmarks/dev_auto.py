@@ -74,7 +74,11 @@ def run_one(dataset, ratio, split_seed, seed, candidates=None):
 
     sp = make_split(dataset, protocol="weak", labeled_ratio=ratio, split_seed=split_seed)
     X, y = sp.X_train, sp.y_train
-    names = list(candidates or DEFAULT_CANDIDATES)
+    # a plain name is the registry's default (``mnp``: the default ``MNP()``, as in the
+    # studies before session 13); Auto's default MNP candidate is ``mnp1``
+    default = [n if not p else next(a for a, (b, q) in ALIASES.items() if (b, q) == (n, p))
+               for n, p in DEFAULT_CANDIDATES.items()]
+    names = list(candidates or default)
     auto = Auto(random_state=seed)
     auto.device_ = "cpu"
 

@@ -351,3 +351,40 @@ def test_cli_fit_method_auto_prints_the_choice(tmp_path, capsys):
     full = pipe.decision_function(df.drop(columns="flag"))
     np.testing.assert_allclose(exp["score"], np.sort(full)[::-1][:3], rtol=1e-6)
     assert (exp["gbdt_rank"].between(0, 1.01)).all()
+
+
+def test_default_candidates_include_mnp_fitted_once():
+    from mnpad.detectors.auto import DEFAULT_CANDIDATES, MNP_ONCE
+    from mnpad.detectors.mnp import resolve_recipe
+
+    specs = Auto()._specs()
+    assert [n for n, _ in specs] == ["iforest", "devnet", "gbdt", "prenet", "mnp"]
+    params = dict(specs)
+    assert all(params[n] == {} for n in ("iforest", "devnet", "gbdt", "prenet"))
+    recipe = resolve_recipe(params["mnp"]["recipe"])
+    assert recipe["fits"] == recipe["snapshot_fits"] == 1
+    assert {k: v for k, v in recipe.items() if k not in ("fits", "snapshot_fits")} == {
+        k: v for k, v in resolve_recipe("mnpad").items() if k not in ("fits", "snapshot_fits")}
+    # the specs are copies: changing one cannot change the module's defaults
+    params["mnp"]["recipe"]["fits"] = 7
+    assert MNP_ONCE["fits"] == 1 and DEFAULT_CANDIDATES["mnp"]["recipe"]["fits"] == 1
+    with pytest.raises(TypeError):
+        DEFAULT_CANDIDATES["rosas"] = {}
+    # a list naming 'mnp' means the default MNP(), three complete fits
+    assert dict(Auto(candidates=["mnp"])._specs()) == {"mnp": {}}
+
+
+def test_auto_mnp_candidate_is_one_complete_fit():
+    from mnpad.detectors.auto import MNP_ONCE
+
+    X, y, _ = _labeled_cluster()
+    tiny = dict(epochs=2, pretrain_epochs=1, steps_per_epoch=4, n_prototypes=2)
+    once = mnpad.get_detector("mnp", recipe=MNP_ONCE, random_state=0, **tiny).fit(X, y)
+    default = mnpad.get_detector("mnp", random_state=0, **tiny).fit(X, y)
+    assert once.n_fits_ == 1 and default.n_fits_ == 3
+    # the first of the default's fits is the fit Auto's candidate makes
+    k = len(once.snapshot_states_)
+    assert k and len(default.snapshot_states_) == 3 * k
+    for a, b in zip(once.snapshot_states_, default.snapshot_states_[:k], strict=True):
+        assert a.keys() == b.keys()
+        assert all(np.array_equal(np.asarray(a[n]), np.asarray(b[n])) for n in a)

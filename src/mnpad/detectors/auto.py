@@ -13,7 +13,9 @@ says so. ``docs/auto.md`` gives the measurements behind the defaults.
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral
+from types import MappingProxyType
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -21,12 +23,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..base import BaseDetector
 from . import _auto_select as sel
 
-__all__ = ["Auto", "DEFAULT_CANDIDATES", "DEFAULT_FALLBACK"]
+__all__ = ["Auto", "DEFAULT_CANDIDATES", "DEFAULT_FALLBACK", "MNP_ONCE"]
 
-#: default candidates, cheapest first: one unsupervised detector, gradient-boosted trees and
-#: the weakly supervised detectors whose fit is cheap; chosen by measured cost and quality on
-#: development splits (docs/auto.md)
-DEFAULT_CANDIDATES = ("iforest", "devnet", "gbdt", "prenet")
+#: recipe of Auto's MNP candidate: the default recipe fitted once (the default ``MNP()`` pools
+#: three complete fits; inside Auto's folds that cost more than the budget allows, and one fit
+#: measured as well on development splits, docs/auto.md "Session 13")
+MNP_ONCE = {"base": "mnpad", "fits": 1, "snapshot_fits": 1}
+#: default candidates (name -> parameters), cheapest first: one unsupervised detector,
+#: gradient-boosted trees and the weakly supervised detectors, MNP fitted once; chosen by
+#: measured cost and quality on development splits (docs/auto.md)
+DEFAULT_CANDIDATES = MappingProxyType({"iforest": {}, "devnet": {}, "gbdt": {}, "prenet": {},
+                                       "mnp": {"recipe": MNP_ONCE}})
 #: detector fitted when there are too few labeled anomalies to evaluate (chosen on
 #: development splits, docs/auto.md)
 DEFAULT_FALLBACK = "devnet"
@@ -50,8 +57,10 @@ class Auto(BaseDetector):
     candidates : list of str, dict or None, default=None
         Registry names of the candidate detectors, or a dict ``{name: params}`` giving each
         candidate's parameters. None: ``DEFAULT_CANDIDATES`` (IForest, DevNet, GBDT, PReNet
-        with their defaults; RoSAS, FeaWAD, Deep SAD cost 3-4 default MNP fits each, MNP cost
-        the most and was measured not to help: they are left out, see docs/auto.md).
+        with their defaults, and MNP fitted once, ``recipe=MNP_ONCE``: the default ``MNP()``
+        pools three complete fits, which inside the folds would cost more than the budget;
+        RoSAS, FeaWAD and Deep SAD cost 3-4 default MNP fits each and are left out; see
+        docs/auto.md). The name ``'mnp'`` in a list means the default ``MNP()``.
     n_splits : int, default=3
         Folds of the internal evaluation (at most one per labeled anomaly and per unlabeled
         row).
@@ -157,8 +166,9 @@ class Auto(BaseDetector):
     def _specs(self):
         """Candidates as a list of (name, params dict)."""
         c = DEFAULT_CANDIDATES if self.candidates is None else self.candidates
-        items = list(c.items()) if isinstance(c, dict) else [(n, {}) for n in c]
-        return [(str(n).lower(), dict(p or {})) for n, p in items]
+        items = (list(c.items()) if isinstance(c, (dict, MappingProxyType))
+                 else [(n, {}) for n in c])
+        return [(str(n).lower(), copy.deepcopy(dict(p or {}))) for n, p in items]
 
     def _validate_param_relations(self):
         from . import detector_class
