@@ -19,8 +19,8 @@ import sqlite3
 OLD = '{"recipe":{"base":"mnpad","top_epochs":0}}'
 
 
-def keep_and_clear(store, old_params, min_labeled=48, below=False):
-    """Copy every weak MNP cell of the default (params ``{}``) under ``old_params`` (the
+def keep_and_clear(store, old_params, min_labeled=48, below=False, method="mnp"):
+    """Copy every weak ``method`` cell of the default (params ``{}``) under ``old_params`` (the
     detector that produced it) and delete the default cells with ``n_labeled >= min_labeled``
     (``below``: with ``n_labeled < min_labeled``), which the new default changes, so that the
     harness reruns them. Idempotent."""
@@ -30,20 +30,22 @@ def keep_and_clear(store, old_params, min_labeled=48, below=False):
     with con:
         copied = con.execute(
             f"INSERT OR IGNORE INTO cells ({', '.join(cols)}) SELECT {sel} FROM cells "
-            "WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}'", (old_params,)).rowcount
+            "WHERE method = ? AND protocol = 'weak' AND params = '{}'",
+            (old_params, method)).rowcount
         deleted = con.execute(
-            "DELETE FROM cells WHERE method = 'mnp' AND protocol = 'weak' AND params = '{}' "
-            f"AND n_labeled {'<' if below else '>='} ?", (min_labeled,)).rowcount
+            "DELETE FROM cells WHERE method = ? AND protocol = 'weak' AND params = '{}' "
+            f"AND n_labeled {'<' if below else '>='} ?", (method, min_labeled)).rowcount
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
-    print(f"copied {copied} weak MNP cells to params {old_params}; deleted {deleted} default "
+    print(f"copied {copied} weak {method} cells to params {old_params}; deleted {deleted} default "
           f"cells with {'<' if below else '>='} {min_labeled} labeled anomalies (rerun them)")
 
 
-def main(old_params=OLD, below=False):
+def main(old_params=OLD, below=False, min_labeled=48, method="mnp"):
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", default="benchmarks/results/results.sqlite")
-    keep_and_clear(ap.parse_args().store, old_params, below=below)
+    keep_and_clear(ap.parse_args().store, old_params, min_labeled=min_labeled, below=below,
+                   method=method)
 
 if __name__ == "__main__":
     main()
