@@ -293,6 +293,9 @@ def test_explain_delegates_to_a_chosen_mnp():
     exp = auto.explain(X[:4], top_features=2)
     assert {"score", "mnp_score", "mnp_rank", "nearest_prototype", "similarity"} <= set(exp)
     np.testing.assert_array_equal(exp["score"], exp["mnp_score"])
+    # the summary says with which parameters a chosen member was fitted
+    assert '    mnp with {"epochs": 2, "n_prototypes": 2, "pretrain_epochs": 1, ' \
+           '"steps_per_epoch": 4}' in auto.summary_lines()
 
 
 # ---------------------------------------------------------------------------- bad parameters

@@ -14,6 +14,7 @@ says so. ``docs/auto.md`` gives the measurements behind the defaults.
 from __future__ import annotations
 
 import copy
+import json
 from numbers import Integral
 from types import MappingProxyType
 
@@ -286,6 +287,10 @@ class Auto(BaseDetector):
                                                           strict=True))
         lines = [f"  auto chose:         {how}"
                  + ("" if len(self.chosen_) == 1 else " by rank averaging")]
+        params = dict(self._specs())
+        for n in self.chosen_:
+            if params.get(n):  # e.g. Auto's MNP: fitted once
+                lines.append(f"    {n} with {json.dumps(params[n], sort_keys=True)}")
         if (self.combine == "rank" and not self.fallback_reason_
                 and len(self.chosen_) < min(int(self.top_k), len(self.ranking_))):
             lines.append(f"    (alone: the next candidate's held-out {self.metric.upper()} is "
