@@ -290,7 +290,8 @@ class Auto(BaseDetector):
         params = dict(self._specs())
         for n in self.chosen_:
             if params.get(n):  # e.g. Auto's MNP: fitted once
-                lines.append(f"    {n} with {json.dumps(params[n], sort_keys=True)}")
+                text = json.dumps(params[n], sort_keys=True, default=str)
+                lines.append(f"    {n} with {text}")
         if (self.combine == "rank" and not self.fallback_reason_
                 and len(self.chosen_) < min(int(self.top_k), len(self.ranking_))):
             lines.append(f"    (alone: the next candidate's held-out {self.metric.upper()} is "
