@@ -377,7 +377,7 @@ def test_default_candidates_include_mnp_fitted_once():
     assert dict(Auto(candidates=["mnp"])._specs()) == {"mnp": {}}
 
 
-def test_auto_mnp_candidate_is_one_complete_fit():
+def test_auto_mnp_candidate_is_one_complete_fit(tmp_path):
     from mnpad.detectors.auto import MNP_ONCE
 
     X, y, _ = _labeled_cluster()
@@ -385,6 +385,14 @@ def test_auto_mnp_candidate_is_one_complete_fit():
     once = mnpad.get_detector("mnp", recipe=MNP_ONCE, random_state=0, **tiny).fit(X, y)
     default = mnpad.get_detector("mnp", random_state=0, **tiny).fit(X, y)
     assert once.n_fits_ == 1 and default.n_fits_ == 3
+    # as Auto's member: saved and loaded with its recipe, same scores
+    auto = Auto(candidates={"mnp": {**tiny, "recipe": MNP_ONCE}}, random_state=0).fit(X, y)
+    path = tmp_path / "auto_mnp.mnpad"
+    auto.save(path)
+    back = mnpad.load(path)
+    assert back.members_[0].get_params()["recipe"] == MNP_ONCE
+    assert back.members_[0].n_fits_ == 1
+    np.testing.assert_array_equal(back.decision_function(X), auto.decision_function(X))
     # the first of the default's fits is the fit Auto's candidate makes
     k = len(once.snapshot_states_)
     assert k and len(default.snapshot_states_) == 3 * k
