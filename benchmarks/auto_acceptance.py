@@ -10,7 +10,13 @@ auto / oracle; and auto against its fallback (``devnet``) per dataset with the s
         [--extra-store benchmarks/results/results.sqlite --extra-methods mnp]
 
 With ``--extra-store`` the methods named by ``--extra-methods`` come from that store instead
-(the main store holds the current default MNP's weak-protocol cells on the same split).
+(the main store holds the current default MNP's weak-protocol cells on the same split). With
+``--before PARAMS`` the store's ``auto`` cells run with those parameters (e.g. the former
+default candidates, kept by ``migrate_store_auto_mnp.py``) are a column ``before`` (not a single
+detector: left out of the best single and the oracle).
+
+    python benchmarks/auto_acceptance.py --extra-store benchmarks/results/results.sqlite \
+        --before '{"candidates":["iforest","devnet","gbdt","prenet"]}'
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ def main():
                          "--extra-methods from: its weak-protocol cells of the same split "
                          "(experiments 'ratios' and 'compare'), default parameters")
     ap.add_argument("--extra-methods", nargs="*", default=["mnp"])
+    ap.add_argument("--before", default=None, metavar="PARAMS",
+                    help="also show the store's auto cells with these params (as stored, "
+                         "compact JSON) as a column 'before'")
     args = ap.parse_args()
     con = sqlite3.connect(f"file:{args.store}?mode=ro", uri=True)
     extra = set(args.extra_methods) if args.extra_store else set()
@@ -38,6 +47,11 @@ def main():
         f"select dataset, method, setting, seed, {args.metric} from cells where "
         "experiment='ratios' and protocol='weak' and status='ok' and params='{}'").fetchall()
         if r[1] not in extra]
+    if args.before:
+        rows += [(ds, "before", setting, seed, v) for ds, _, setting, seed, v in con.execute(
+            f"select dataset, method, setting, seed, {args.metric} from cells where "
+            "experiment='ratios' and protocol='weak' and status='ok' and method='auto' and "
+            "params=?", (args.before,)).fetchall()]
     if args.extra_store:
         con2 = sqlite3.connect(f"file:{args.extra_store}?mode=ro", uri=True)
         marks = ",".join("?" * len(extra))
@@ -74,14 +88,14 @@ def main():
             vals = {m: float(np.mean([by_ds[ds][m][s] for s in seeds])) for m in methods}
             for m in methods:
                 means[m].append(vals[m])
-            best = max(methods, key=lambda m: vals[m] if m != "auto" else -1)
+            best = max(methods, key=lambda m: vals[m] if m not in ("auto", "before") else -1)
             oracle.append(vals[best])
             print(f"| {ds} | {len(seeds)} | " + " | ".join(f"{vals[m]:.3f}" for m in methods)
                   + f" | {vals[best]:.3f} ({best}) |")
         avg = {m: float(np.mean(v)) for m, v in means.items()}
         print(f"| mean ({len(common)}) | | " + " | ".join(f"{avg[m]:.3f}" for m in methods)
               + f" | {np.mean(oracle):.3f} |")
-        singles = [m for m in methods if m != "auto"]
+        singles = [m for m in methods if m not in ("auto", "before")]
         best_single = max(singles, key=lambda m: avg[m])
         print(f"\nauto {avg['auto']:.3f}; best single {best_single} {avg[best_single]:.3f} "
               f"(auto / best single {avg['auto'] / avg[best_single]:.3f}); per-dataset oracle "
