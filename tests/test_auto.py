@@ -357,6 +357,8 @@ def test_cli_fit_method_auto_prints_the_choice(tmp_path, capsys):
 
 
 def test_default_candidates_include_mnp_fitted_once():
+    from sklearn.base import clone
+
     from mnpad.detectors.auto import DEFAULT_CANDIDATES, MNP_ONCE
     from mnpad.detectors.mnp import resolve_recipe
 
@@ -371,8 +373,9 @@ def test_default_candidates_include_mnp_fitted_once():
     # the specs are copies: changing one cannot change the module's defaults
     params["mnp"]["recipe"]["fits"] = 7
     assert MNP_ONCE["fits"] == 1 and DEFAULT_CANDIDATES["mnp"]["recipe"]["fits"] == 1
-    with pytest.raises(TypeError):
-        DEFAULT_CANDIDATES["rosas"] = {}
+    # the defaults can be given explicitly, and extended
+    assert Auto(candidates=DEFAULT_CANDIDATES)._specs() == Auto()._specs()
+    clone(Auto(candidates={**DEFAULT_CANDIDATES, "rosas": {}}))
     # a list naming 'mnp' means the default MNP(), three complete fits
     assert dict(Auto(candidates=["mnp"])._specs()) == {"mnp": {}}
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 from numbers import Integral
-from types import MappingProxyType
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -33,8 +32,8 @@ MNP_ONCE = {"base": "mnpad", "fits": 1, "snapshot_fits": 1}
 #: default candidates (name -> parameters), cheapest first: one unsupervised detector,
 #: gradient-boosted trees and the weakly supervised detectors, MNP fitted once; chosen by
 #: measured cost and quality on development splits (docs/auto.md)
-DEFAULT_CANDIDATES = MappingProxyType({"iforest": {}, "devnet": {}, "gbdt": {}, "prenet": {},
-                                       "mnp": {"recipe": MNP_ONCE}})
+DEFAULT_CANDIDATES = {"iforest": {}, "devnet": {}, "gbdt": {}, "prenet": {},
+                      "mnp": {"recipe": MNP_ONCE}}
 #: detector fitted when there are too few labeled anomalies to evaluate (chosen on
 #: development splits, docs/auto.md)
 DEFAULT_FALLBACK = "devnet"
@@ -167,8 +166,7 @@ class Auto(BaseDetector):
     def _specs(self):
         """Candidates as a list of (name, params dict)."""
         c = DEFAULT_CANDIDATES if self.candidates is None else self.candidates
-        items = (list(c.items()) if isinstance(c, (dict, MappingProxyType))
-                 else [(n, {}) for n in c])
+        items = list(c.items()) if isinstance(c, dict) else [(n, {}) for n in c]
         return [(str(n).lower(), copy.deepcopy(dict(p or {}))) for n, p in items]
 
     def _validate_param_relations(self):
