@@ -40,8 +40,8 @@ def main():
     import mnpad
 
     auto_params = json.loads(args.auto_params)
-    probe = mnpad.get_detector("auto", **auto_params)
-    cands = [n for n, _ in probe._specs()]
+    specs = mnpad.get_detector("auto", **auto_params)._specs()  # Auto's candidates, as it fits them
+    cands = [n for n, _ in specs]
     from mnpad.protocol import make_split
 
     sp = make_split(args.dataset, protocol="weak", labeled_ratio=args.ratio,
@@ -52,7 +52,7 @@ def main():
     for seed in args.seeds:
         t_mnp, _ = _timed_fit(mnpad.get_detector("mnp", random_state=seed), X, y)
         cand = {n: _timed_fit(mnpad.get_detector(n, random_state=seed, **p), X, y)[0]
-                for n, p in probe._specs()}
+                for n, p in specs}
         t_auto, auto = _timed_fit(mnpad.get_detector("auto", random_state=seed, **auto_params),
                                   X, y)
         rows.append({"seed": seed, "mnp": t_mnp, "cand": cand, "auto": t_auto,
